@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { registerMigrate } from './migrate.js';
+
+/** Every CLI command, one module each. */
+export function registerCommands(program: Command): void {
+  registerMigrate(program);
+}

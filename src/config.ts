@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+/**
+ * The whole environment, parsed once at start-up. No other module reads `process.env`:
+ * everything else receives a `Config` (or a part of it) as an argument, which keeps tests
+ * free to build their own configuration.
+ */
+
+const DEV_PSEUDONYM_KEY = 'survflow-development-pseudonym-key-not-for-production';
+// 32 bytes, hex. Only used outside production, where it is announced with a warning.
+const DEV_REJECTED_BODY_KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/ })
+      .default('postgres://postgres@127.0.0.1:5432/survflow'),
+    DATABASE_POOL_MAX: integer(1, 200).default(10),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    // Braces make the prefix a Redis Cluster hash tag: all keys of all queues land in one slot.
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_{}:.-]+$/, 'letters, digits, _ { } : . - only')
+      .default('{survflow}'),
+    INGEST_CONCURRENCY: integer(1, 64).default(2),
+    INGEST_BATCH_SIZE: integer(1, 10_000).default(500),
+    INGEST_MAX_PENDING_BATCHES: integer(1, 100_000).default(200),
+    INGEST_ATTEMPTS: integer(1, 100).default(8),
+    INGEST_BACKOFF_MS: integer(10, 600_000).default(1_000),
+    JOBS_KEEP_COMPLETED: integer(0, 1_000_000).default(1_000),
+    JOBS_KEEP_FAILED: integer(0, 1_000_000).default(10_000),
+    PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    REJECTED_BODY_KEY: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 32 bytes as 64 hex characters')
+      .optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PORT: integer(0, 65_535).default(8080),
+    HOST: z.string().default('0.0.0.0'),
+    RECOMPUTE_CRON: z.string().default('0 2 * * *'),
+    RECOMPUTE_TZ: z.string().default('UTC'),
+    RECOMPUTE_CUTOFF: isoDate.optional(),
+    LANDMARK_MONTHS: z.coerce.number().positive().max(240).default(9),
+    CYCLE_GROUP_BOUNDS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'comma-separated increasing upper bounds, e.g. 6,12')
+      .default('6,12'),
+    SUPPRESSION_K: integer(0, 1_000).default(5),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    for (const key of ['PSEUDONYM_KEY', 'REJECTED_BODY_KEY'] as const) {
+      if (env[key] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+      }
+    }
+  });
+
+export type Config = {
+  readonly env: 'development' | 'test' | 'production';
+  readonly databaseUrl: string;
+  readonly databasePoolMax: number;
+  readonly redisUrl: string;
+  readonly queuePrefix: string;
+  readonly ingest: {
+    readonly concurrency: number;
+    readonly batchSize: number;
+    readonly maxPendingBatches: number;
+    readonly attempts: number;
+    readonly backoffMs: number;
+  };
+  readonly jobs: { readonly keepCompleted: number; readonly keepFailed: number };
+  readonly pseudonymKey: string;
+  readonly rejectedBodyKey: Buffer;
+  /** True when a key above is the built-in development default (announced at start-up). */
+  readonly usesDevelopmentKeys: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly http: { readonly port: number; readonly host: string };
+  readonly recompute: {
+    readonly cron: string;
+    readonly timeZone: string;
+    /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
+    readonly cutoff: string | undefined;
+    readonly landmarkMonths: number;
+    readonly cycleGroupBounds: readonly number[];
+    readonly suppressionK: number;
+  };
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseBounds(text: string): number[] {
+  const bounds = text.split(',').map(Number);
+  for (let i = 1; i < bounds.length; i++) {
+    if ((bounds[i] ?? 0) <= (bounds[i - 1] ?? 0)) {
+      throw new ConfigError(`CYCLE_GROUP_BOUNDS: bounds must increase, got ${text}`);
+    }
+  }
+  return bounds;
+}
+
+/** Parses an environment (default: the process's). Throws ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(env)'}: ${issue.message}`,
+    );
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.QUEUE_PREFIX,
+    ingest: {
+      concurrency: env.INGEST_CONCURRENCY,
+      batchSize: env.INGEST_BATCH_SIZE,
+      maxPendingBatches: env.INGEST_MAX_PENDING_BATCHES,
+      attempts: env.INGEST_ATTEMPTS,
+      backoffMs: env.INGEST_BACKOFF_MS,
+    },
+    jobs: { keepCompleted: env.JOBS_KEEP_COMPLETED, keepFailed: env.JOBS_KEEP_FAILED },
+    pseudonymKey: env.PSEUDONYM_KEY ?? DEV_PSEUDONYM_KEY,
+    rejectedBodyKey: Buffer.from(env.REJECTED_BODY_KEY ?? DEV_REJECTED_BODY_KEY, 'hex'),
+    usesDevelopmentKeys: env.PSEUDONYM_KEY === undefined || env.REJECTED_BODY_KEY === undefined,
+    logLevel: env.LOG_LEVEL,
+    http: { port: env.PORT, host: env.HOST },
+    recompute: {
+      cron: env.RECOMPUTE_CRON,
+      timeZone: env.RECOMPUTE_TZ,
+      cutoff: env.RECOMPUTE_CUTOFF,
+      landmarkMonths: env.LANDMARK_MONTHS,
+      cycleGroupBounds: parseBounds(env.CYCLE_GROUP_BOUNDS),
+      suppressionK: env.SUPPRESSION_K,
+    },
+  };
+}
+
+/** A copy of `config` with another database (tests, the migrate command's bootstrap). */
+export function withDatabaseUrl(config: Config, databaseUrl: string): Config {
+  return { ...config, databaseUrl };
+}

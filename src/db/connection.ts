@@ -1,0 +1,38 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+
+// Return `date` columns as the ISO text they are: clinical dates have no time zone, and
+// turning them into JS Dates at local midnight is how off-by-one-day bugs are born.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+// bigint (int8) stays text: sequence numbers can exceed 2^53 in principle; callers convert.
+
+export type DatabaseOptions = { url: string; poolMax?: number; applicationName?: string };
+
+export function createPool(options: DatabaseOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax ?? 10,
+    application_name: options.applicationName ?? 'survflow',
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its connection (server restart) emits here; without a listener
+  // the process would crash. The next query reports the failure to its caller instead.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export function createDatabase(options: DatabaseOptions): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options) }) });
+}
+
+/** The URL of another database on the same server (e.g. `postgres` for CREATE DATABASE). */
+export function siblingDatabaseUrl(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}

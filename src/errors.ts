@@ -1,0 +1,32 @@
+/**
+ * Small named errors. Low-level failures are wrapped with `{ cause }` so the original stack
+ * survives while the message says what survflow was doing.
+ */
+
+export class SurvflowError extends Error {
+  override name = 'SurvflowError';
+}
+
+/** Input that cannot be accepted as given (a file, a CLI argument, an HTTP body). */
+export class InputError extends SurvflowError {
+  override name = 'InputError';
+}
+
+/** A database operation failed; usually transient (server restarting, connection lost). */
+export class DatabaseError extends SurvflowError {
+  override name = 'DatabaseError';
+}
+
+/** Redis or BullMQ failed. */
+export class QueueError extends SurvflowError {
+  override name = 'QueueError';
+}
+
+/** Something was looked up and is not there (a run, a batch). */
+export class NotFoundError extends SurvflowError {
+  override name = 'NotFoundError';
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { clinicalDate } from '../contract/events.js';
+
+/**
+ * Job contracts: every queue's name and the zod schema of its job payload. Producers build
+ * payloads with these types; every processor parses its payload with the schema and fails
+ * the job with BullMQ's UnrecoverableError when it does not parse (a poison payload would
+ * fail the same way on every retry).
+ */
+
+export const QUEUE_NAMES = { ingest: 'ingest', recompute: 'recompute' } as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** One submitted input, exactly as received: a line of a file, an element of a JSON array. */
+export const ingestItemSchema = z.strictObject({
+  /** 1-based line (NDJSON, CSV) or element number in the submission, for error messages. */
+  line: z.number().int().positive().nullable(),
+  /** The raw text of the item. The worker parses it, so malformed input is kept verbatim. */
+  raw: z.string(),
+});
+export type IngestItem = z.infer<typeof ingestItemSchema>;
+
+export const ingestJobSchema = z.strictObject({
+  submissionId: z.string().min(1).max(200),
+  batchIndex: z.number().int().min(0),
+  /**
+   * The authenticated (HTTP) or operator-given (CLI --source) source. When set, an event
+   * claiming another source is rejected; when null, each event's own `source` is used.
+   */
+  source: z.string().min(1).max(100).nullable(),
+  items: z.array(ingestItemSchema).min(1).max(10_000),
+});
+export type IngestJob = z.infer<typeof ingestJobSchema>;
+
+export const recomputeJobSchema = z.strictObject({
+  /** Data cutoff; absent means the run date (UTC) at the time the run starts. */
+  cutoff: clinicalDate.optional(),
+  trigger: z.enum(['schedule', 'cli', 'api', 'test']),
+  requestedAt: z.iso.datetime(),
+});
+export type RecomputeJob = z.infer<typeof recomputeJobSchema>;
+
+/** Deterministic BullMQ job id of a batch: a re-send of the same submission enqueues nothing new. */
+export function ingestJobId(submissionId: string, batchIndex: number): string {
+  // BullMQ reserves ':' in custom ids; keep ids to a safe alphabet.
+  return `${submissionId.replace(/[^A-Za-z0-9_.-]/g, '_')}.${batchIndex}`;
+}
