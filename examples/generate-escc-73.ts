@@ -325,7 +325,9 @@ function createEventFactory() {
 }
 type EventFactory = ReturnType<typeof createEventFactory>;
 
-const RT_SCHEMES = {
+type RtSite = 'primary' | 'regional-node' | 'metastasis';
+/** Plausible [total dose Gy, fractions] per site. */
+const RT_SCHEMES: Record<RtSite, readonly (readonly [number, number])[]> = {
   primary: [
     [50, 25],
     [50.4, 28],
@@ -341,7 +343,7 @@ const RT_SCHEMES = {
     [36, 12],
     [40, 5],
   ],
-} as const;
+};
 
 /** Calendar days of a course of `fractions` weekday fractions starting on a weekday. */
 function courseLength(fractions: number): number {
@@ -373,16 +375,19 @@ function radiotherapyEvent(
     line?: number;
     intent?: string;
     start?: number;
-    site?: keyof typeof RT_SCHEMES;
+    site?: RtSite;
     scheme?: readonly [number, number];
   } = {},
 ): Event {
-  const site = overrides.site ?? random.pick(['primary', 'primary', 'regional-node', 'metastasis'] as const);
+  const site = overrides.site ?? random.pick<RtSite>(['primary', 'primary', 'regional-node', 'metastasis']);
   const [totalDoseGy, fractions] = overrides.scheme ?? random.pick(RT_SCHEMES[site]);
   // During first-line therapy: from two weeks after time zero to the last cycle, and finished
   // well before the end of follow-up.
   const lastCycle = p.timeZero + (p.cycles - 1) * CYCLE_INTERVAL_DAYS;
-  const latestStart = Math.min(Math.max(lastCycle, p.timeZero + 14), p.timeZero + p.days - courseLength(fractions) - 21);
+  const latestStart = Math.min(
+    Math.max(lastCycle, p.timeZero + 14),
+    p.timeZero + p.days - courseLength(fractions) - 21,
+  );
   const start = overrides.start ?? random.int(p.timeZero + 14, Math.max(p.timeZero + 14, latestStart));
   const end = start + courseLength(fractions);
   return make('rtrv', 'radiotherapy.course', p.patientId, start, {
@@ -537,7 +542,8 @@ export function generateEscc73(): GeneratedExample {
       own.push(...cycleEvents(make, patient, 2, patient.timeZero + 150));
       patient.days += 150;
     } else own.push(...cycleEvents(make, patient));
-    if (extra === 'definitive-rt') own.push(radiotherapyEvent(make, random, patient, { intent: 'definitive' }));
+    if (extra === 'definitive-rt')
+      own.push(radiotherapyEvent(make, random, patient, { intent: 'definitive' }));
     own.push(...followUpEvents(make, random, patient));
     if (patient.died) {
       const diedOn = patient.timeZero + patient.days;
@@ -552,7 +558,9 @@ export function generateEscc73(): GeneratedExample {
   survivors.forEach((p, i) => {
     if (i % 3 === 0) {
       events.push(
-        make('fu-clinic', 'followup.contact', p.patientId, CUTOFF_DAY + random.int(20, 75), { vitalStatus: 'alive' }),
+        make('fu-clinic', 'followup.contact', p.patientId, CUTOFF_DAY + random.int(20, 75), {
+          vitalStatus: 'alive',
+        }),
       );
     }
   });
@@ -570,7 +578,8 @@ export function generateEscc73(): GeneratedExample {
   // (1) ois sent a patient's 12th cycle as cycleNumber 13 (which would make it a >12 patient).
   const twelve = cohort.find((p) => p.cycles === 12)!;
   const wrongCycleIndex = events.findIndex(
-    (e) => e.patientId === twelve.patientId && e.type === 'immunotherapy.cycle' && e.payload.cycleNumber === 12,
+    (e) =>
+      e.patientId === twelve.patientId && e.type === 'immunotherapy.cycle' && e.payload.cycleNumber === 12,
   );
   const wrongCycle = events[wrongCycleIndex]!;
   wrongCycle.payload = { ...wrongCycle.payload, cycleNumber: 13 };
@@ -587,7 +596,9 @@ export function generateEscc73(): GeneratedExample {
   // (2) fu-clinic keyed a date of death one year early (left unretracted, the patient would have
   // two conflicting dates of death, one of them a year too early).
   const misdated = cohort.find((p) => p.died && p.days > 600 && p.cycles > 12)!;
-  const deathIndex = events.findIndex((e) => e.patientId === misdated.patientId && e.type === 'death.recorded');
+  const deathIndex = events.findIndex(
+    (e) => e.patientId === misdated.patientId && e.type === 'death.recorded',
+  );
   const death = events[deathIndex]!;
   const trueDeath = dayNumber(death.occurredOn);
   death.occurredOn = isoDate(trueDeath - 365);
@@ -610,11 +621,17 @@ export function generateEscc73(): GeneratedExample {
   const lateIndexes = [
     events.findIndex((e) => e.type === 'patient.registered' && e.patientId === cohort[40]!.patientId),
     events.findIndex(
-      (e) => e.type === 'immunotherapy.cycle' && e.patientId === cohort[20]!.patientId && e.payload.cycleNumber === 1,
+      (e) =>
+        e.type === 'immunotherapy.cycle' &&
+        e.patientId === cohort[20]!.patientId &&
+        e.payload.cycleNumber === 1,
     ),
     events.findIndex((e) => e.type === 'radiotherapy.course' && e.patientId === cohort[7]!.patientId),
     events.findLastIndex(
-      (e) => e.type === 'followup.contact' && e.patientId === survivors[2]!.patientId && e.occurredOn <= DATA_CUTOFF,
+      (e) =>
+        e.type === 'followup.contact' &&
+        e.patientId === survivors[2]!.patientId &&
+        e.occurredOn <= DATA_CUTOFF,
     ),
     events.findIndex(
       (e) =>
@@ -647,7 +664,11 @@ export function generateEscc73(): GeneratedExample {
       retractions: 2,
       registeredPatients: allPatients.length,
       cohortPatients: cohort.length,
-      excluded: { 'histology not ESCC': 2, 'disease setting not recurrent/metastatic': 1, 'no line-1 immunotherapy': 1 },
+      excluded: {
+        'histology not ESCC': 2,
+        'disease setting not recurrent/metastatic': 1,
+        'no line-1 immunotherapy': 1,
+      },
       groups: {
         'rt:yes': count((p) => p.rt),
         'rt:no': count((p) => !p.rt),
