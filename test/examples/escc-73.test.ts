@@ -23,7 +23,16 @@ const events: SurvEvent[] = lines.map((line) => eventSchema.parse(JSON.parse(lin
 
 const dayNumber = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
 
-type AnalyticRow = { patientId: string; time: number; event: boolean; rt: boolean; cycleGroup: string };
+type AnalyticRow = {
+  patientId: string;
+  /** Days from time zero to death or last known alive. */
+  time: number;
+  event: boolean;
+  rt: boolean;
+  cycleGroup: string;
+  /** Day number of the death or last known alive date. */
+  end: number;
+};
 type Derivation = {
   uniqueEvents: number;
   duplicateLines: number;
@@ -106,6 +115,7 @@ function derive(all: readonly SurvEvent[], cutoff: string): Derivation {
     rows.push({
       patientId,
       time: end - timeZero,
+      end,
       event: deaths.length > 0,
       rt: own.some(
         (e) => e.type === 'radiotherapy.course' && e.payload.line === 1 && e.payload.intent === 'local',
@@ -197,6 +207,11 @@ describe('examples/escc-73.ndjson', () => {
     expect(rows.filter((r) => r.cycleGroup === '>12')).toHaveLength(19);
     expect(rows.filter((r) => r.event)).toHaveLength(60);
     expect(rows.every((r) => r.time > 0)).toBe(true);
+    // Censored: 8 in follow-up at the cutoff (last contact in its last six weeks), 5 lost earlier.
+    const cutoffDay = dayNumber(DATA_CUTOFF);
+    const censoredEnds = rows.filter((r) => !r.event).map((r) => r.end);
+    expect(censoredEnds.filter((end) => end >= cutoffDay - 42)).toHaveLength(8);
+    expect(censoredEnds.filter((end) => end < cutoffDay - 42)).toHaveLength(5);
     const { expected } = generateEscc73();
     expect(expected.groups).toEqual({
       'rt:yes': 25,
@@ -246,6 +261,21 @@ describe('examples/escc-73.ndjson', () => {
   });
 
   it('gives the same analytic rows in any arrival order (late events, duplicates)', () => {
+    // The feed is chronological up to the facts after the cutoff; then come late arrivals of
+    // early facts (a registration, a first cycle, a radiotherapy course, a last contact, a death)
+    // and the corrections.
+    const firstAfterCutoff = events.findIndex((e) => e.occurredOn > DATA_CUTOFF);
+    const lateArrivals = events.slice(firstAfterCutoff).filter((e) => e.occurredOn <= DATA_CUTOFF);
+    expect(new Set(lateArrivals.map((e) => e.type))).toEqual(
+      new Set([
+        'patient.registered',
+        'immunotherapy.cycle',
+        'radiotherapy.course',
+        'followup.contact',
+        'death.recorded',
+        'event.retracted',
+      ]),
+    );
     const reversed = derive([...events].reverse(), DATA_CUTOFF);
     const sorted = (rows: AnalyticRow[]) => [...rows].sort((a, b) => (a.patientId < b.patientId ? -1 : 1));
     expect(sorted(reversed.rows)).toEqual(sorted(derived.rows));
