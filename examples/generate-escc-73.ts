@@ -18,6 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { analyzeSurvival } from '../src/stats/index.js';
 
 export const DATA_CUTOFF = '2024-12-31';
 export const DAYS_PER_MONTH = 30.4375;
@@ -249,36 +250,7 @@ function buildCohortPatients(random: Random, used: Set<string>): Patient[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kaplan-Meier median of the plan (a self-check before writing; the test re-derives from events)
-
-type Observation = { time: number; event: boolean };
-
-/** R's rule: the first time S < 0.5 (tolerance 1.49e-8); exactly 0.5 over an interval -> midpoint. */
-export function kaplanMeierMedian(observations: readonly Observation[]): number | null {
-  const tolerance = 1.49e-8;
-  const times = [...new Set(observations.map((o) => o.time))].sort((a, b) => a - b);
-  let atRisk = observations.length;
-  let survival = 1;
-  const drops: { time: number; survival: number }[] = [];
-  for (const time of times) {
-    const here = observations.filter((o) => o.time === time);
-    const deaths = here.filter((o) => o.event).length;
-    if (deaths > 0) {
-      survival *= 1 - deaths / atRisk;
-      drops.push({ time, survival });
-    }
-    atRisk -= here.length;
-  }
-  for (let i = 0; i < drops.length; i++) {
-    const drop = drops[i]!;
-    if (Math.abs(drop.survival - 0.5) < tolerance) {
-      const next = drops[i + 1];
-      return next === undefined ? null : (drop.time + next.time) / 2;
-    }
-    if (drop.survival < 0.5) return drop.time;
-  }
-  return null;
-}
+// Self-check of the plan with the statistics engine (the test re-derives everything from events)
 
 function groupKeys(p: Pick<Patient, 'rt' | 'cycleGroup'>): (keyof typeof TARGET_MEDIAN_DAYS)[] {
   return [p.rt ? 'rt:yes' : 'rt:no', `cycles:${p.cycleGroup}`];
@@ -287,7 +259,12 @@ function groupKeys(p: Pick<Patient, 'rt' | 'cycleGroup'>): (keyof typeof TARGET_
 function checkPlanMedians(patients: readonly Patient[]): void {
   for (const [key, target] of Object.entries(TARGET_MEDIAN_DAYS)) {
     const members = patients.filter((p) => groupKeys(p).includes(key as keyof typeof TARGET_MEDIAN_DAYS));
-    const median = kaplanMeierMedian(members.map((p) => ({ time: p.days, event: p.died })));
+    const rows = members.map((p) => ({
+      group: key,
+      time: p.days,
+      event: p.died ? (1 as const) : (0 as const),
+    }));
+    const median = analyzeSurvival(rows, { includeCurve: false }).groups[0]?.median;
     if (median !== target) throw new Error(`plan error: median of ${key} is ${median} days, want ${target}`);
   }
 }

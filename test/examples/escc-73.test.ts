@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DATA_CUTOFF, generateEscc73 } from '../../examples/generate-escc-73.js';
 import { eventSchema, type SurvEvent } from '../../src/contract/events.js';
+import { analyzeSurvival } from '../../src/stats/index.js';
 
 /**
  * The synthetic example cohort (examples/escc-73.ndjson): every line is a valid contract-v1
@@ -10,7 +11,8 @@ import { eventSchema, type SurvEvent } from '../../src/contract/events.js';
  * the events at the example's cutoff reproduces the paper's five median OS figures.
  *
  * The derivation below is deliberately small and independent of the generator's plan: it sees
- * only the NDJSON, like the recompute worker does.
+ * only the NDJSON, like the recompute worker does. The medians come from the statistics engine
+ * (`analyzeSurvival`, src/stats).
  */
 
 const FILE = fileURLToPath(new URL('../../examples/escc-73.ndjson', import.meta.url));
@@ -127,51 +129,26 @@ function derive(all: readonly SurvEvent[], cutoff: string): Derivation {
   return { uniqueEvents: unique.size, duplicateLines, retractions, registered, excluded, rows };
 }
 
-/**
- * Kaplan-Meier median the way R's survfit prints it: the first time S(t) < 0.5 (with R's
- * tolerance 1.49e-8); where S(t) equals 0.5 exactly over an interval, the midpoint of that
- * interval (this drop time and the next one). Null when not reached.
- */
-function kaplanMeierMedian(rows: readonly { time: number; event: boolean }[]): number | null {
-  const tolerance = 1.49e-8;
-  const times = [...new Set(rows.map((r) => r.time))].sort((a, b) => a - b);
-  let atRisk = rows.length;
-  let survival = 1;
-  const drops: { time: number; survival: number }[] = [];
-  for (const time of times) {
-    const here = rows.filter((r) => r.time === time);
-    const deaths = here.filter((r) => r.event).length;
-    if (deaths > 0) {
-      survival *= 1 - deaths / atRisk;
-      drops.push({ time, survival });
-    }
-    atRisk -= here.length;
-  }
-  for (const [i, drop] of drops.entries()) {
-    if (Math.abs(drop.survival - 0.5) < tolerance) {
-      const next = drops[i + 1];
-      return next === undefined ? null : (drop.time + next.time) / 2;
-    }
-    if (drop.survival < 0.5) return drop.time;
-  }
-  return null;
-}
-
 const toMonths = (days: number) => days / DAYS_PER_MONTH;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * Median OS in months per group, from the statistics engine (R's survfit conventions), run per
+ * grouping the way the recompute worker runs it: radiotherapy yes/no, then cycle groups.
+ */
 function groupMedians(rows: readonly AnalyticRow[]): Record<string, number | null> {
-  const median = (subset: AnalyticRow[]) => {
-    const days = kaplanMeierMedian(subset);
-    return days === null ? null : toMonths(days);
-  };
-  return {
-    'rt:yes': median(rows.filter((r) => r.rt)),
-    'rt:no': median(rows.filter((r) => !r.rt)),
-    'cycles:1-6': median(rows.filter((r) => r.cycleGroup === '1-6')),
-    'cycles:7-12': median(rows.filter((r) => r.cycleGroup === '7-12')),
-    'cycles:>12': median(rows.filter((r) => r.cycleGroup === '>12')),
-  };
+  const medians: Record<string, number | null> = {};
+  const groupings: [string, (r: AnalyticRow) => string][] = [
+    ['rt', (r) => (r.rt ? 'yes' : 'no')],
+    ['cycles', (r) => r.cycleGroup],
+  ];
+  for (const [grouping, label] of groupings) {
+    const analysis = analyzeSurvival(
+      rows.map((r) => ({ group: label(r), time: toMonths(r.time), event: r.event ? 1 : 0 })),
+    );
+    for (const group of analysis.groups) medians[`${grouping}:${group.group}`] = group.median;
+  }
+  return medians;
 }
 
 describe('examples/escc-73.ndjson', () => {
