@@ -11,11 +11,8 @@ import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
  */
 export function createIngestProcessor(deps: ProcessorDeps) {
   return async (job: Job) => {
-    const log = deps.logger.child({
-      queue: QUEUE_NAMES.ingest,
-      jobId: job.id,
-      attempt: job.attemptsMade + 1,
-    });
+    // The runtime's logger already carries the queue name.
+    const log = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const parsed = ingestJobSchema.safeParse(job.data);
     if (!parsed.success) {
       // Issue paths and messages only: zod messages do not echo input values.
