@@ -15,7 +15,6 @@ import {
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
 const main = path.join(root, 'src/cli/main.ts');
 
 let testDb: TestDatabase;
@@ -35,7 +34,12 @@ beforeAll(async () => {
     REDIS_URL: inject('redisUrl'),
     QUEUE_PREFIX: uniqueQueuePrefix('cli'),
   };
-  worker = spawn(tsx, [main, 'worker'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself with tsx's loader (not the tsx wrapper), so a signal reaches the worker directly.
+  worker = spawn(process.execPath, ['--import', 'tsx', main, 'worker'], {
+    env,
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   worker.stdout?.on('data', (chunk) => {
     workerLog += chunk;
   });
@@ -54,7 +58,11 @@ afterAll(async () => {
 
 async function survflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(tsx, [main, ...args], { env, cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], {
+      env,
+      cwd: root,
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
