@@ -3,10 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   analyzeSurvival,
+  confidenceBands,
   eventTable,
   groupedEventTable,
   kaplanMeier,
   logRankTest,
+  median,
+  medianFollowUp,
   pooledSample,
   reverseKaplanMeier,
   SURVIVAL_TOLERANCE,
@@ -53,6 +56,23 @@ describe('properties', () => {
           }
         }
       }),
+    );
+  });
+
+  it('skipping the curve changes nothing else', () => {
+    fc.assert(
+      fc.property(
+        rows,
+        fc.constantFrom<'log' | 'log-log' | 'plain'>('log', 'log-log', 'plain'),
+        (rs, confType) => {
+          const withCurve = analyzeSurvival(rs, { confType });
+          const without = analyzeSurvival(rs, { confType, includeCurve: false });
+          const strip = (g: (typeof withCurve)['overall']) => ({ ...g, curve: [] });
+          expect(without.groups).toEqual(withCurve.groups.map(strip));
+          expect(without.overall).toEqual(strip(withCurve.overall));
+          expect([without.logRank, without.cox]).toEqual([withCurve.logRank, withCurve.cox]);
+        },
+      ),
     );
   });
 
@@ -141,6 +161,8 @@ describe('properties', () => {
         expect(Array.from(reverse.time)).toEqual(Array.from(flipped.time));
         expect(Array.from(reverse.surv)).toEqual(Array.from(flipped.surv));
         expect(Array.from(reverse.stdErrCumHaz)).toEqual(Array.from(flipped.stdErrCumHaz));
+        // The streaming median follow-up equals the median of the stored reverse curve.
+        expect(medianFollowUp(fitOf(rs))).toEqual(median(reverse, confidenceBands(reverse, 'log')));
       }),
     );
   });
