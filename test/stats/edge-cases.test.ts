@@ -192,6 +192,10 @@ describe('edge cases', () => {
     expect(quantile(fit, 0.75, bands).quantile).toBe(11.5); // S = 0.25 on [11, 12)
     expect(quantile(fit, 0.1, bands).quantile).toBe(2);
     expect(() => quantile(fit, 1, bands)).toThrow(RangeError);
+    // Default bands (log, 0.95) and a conf spec give the same as stored band arrays.
+    expect(quantile(fit, 0.25)).toEqual(quantile(fit, 0.25, bands));
+    const plain = confidenceBands(fit, 'plain', 0.9);
+    expect(quantile(fit, 0.5, { confType: 'plain', confLevel: 0.9 })).toEqual(quantile(fit, 0.5, plain));
   });
 
   it('rejects invalid rows and options', () => {
