@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import {
   analyzeSurvival,
+  analyzeSurvivalColumns,
   confidenceBands,
   coxRegression,
   eventTable,
@@ -204,6 +205,12 @@ describe('edge cases', () => {
     expect(() => analyzeSurvival([{ group: 'A', time: Number.NaN, event: 1 }])).toThrow(InputError);
     expect(() => analyzeSurvival([{ group: 'A', time: 1, event: 2 as 1 }])).toThrow(/event must be 0 or 1/);
     expect(() => analyzeSurvival(rowsOf('A', [[1, 1]]), { confLevel: 1 })).toThrow(InputError);
+    expect(() => analyzeSurvivalColumns({ group: ['A'], time: [1, 2], event: [1, 0] })).toThrow(
+      /columns differ in length/,
+    );
+    expect(() => analyzeSurvivalColumns({ group: ['A'], time: [1], event: [3] })).toThrow(
+      /event must be 0 or 1/,
+    );
   });
 
   it('options: conf level, times, at-risk step, RMST tau', () => {
