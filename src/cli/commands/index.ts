@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerIngest } from './ingest.js';
+import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerWorker(program);
   registerIngest(program);
   registerSynth(program);
+  registerKm(program);
 }
