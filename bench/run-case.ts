@@ -2,13 +2,26 @@
  * Runs one case of one bench module in this (fresh) process and prints its result as JSON, so the
  * peak RSS belongs to that case alone. Used by bench/run.ts.
  *   node --import tsx bench/run-case.ts <module file> <case index> [--quick]
+ * A scenario module's scenario prints `{"scenarioResults":[...]}` as its last line instead.
  */
 import { pathToFileURL } from 'node:url';
-import type { BenchModule, BenchResult } from './types.js';
+import type { BenchModule, BenchResult, ScenarioModule } from './types.js';
 
 const [file, indexText] = process.argv.slice(2);
 const quick = process.argv.includes('--quick');
-const mod = (await import(pathToFileURL(file!).href)).default as BenchModule;
+const loaded = (await import(pathToFileURL(file!).href)).default as BenchModule | ScenarioModule;
+
+if (loaded.kind === 'scenario') {
+  const scenario = loaded.scenarios[Number(indexText)]!;
+  const results = await scenario.run({
+    quick,
+    log: (line) => process.stderr.write(`  ${loaded.name}/${scenario.name}: ${line}\n`),
+  });
+  process.stdout.write(`${JSON.stringify({ scenarioResults: results })}\n`);
+  process.exit(0);
+}
+
+const mod = loaded;
 const benchCase = mod.cases[Number(indexText)]!;
 const rows = quick ? mod.rows.quick : mod.rows.full;
 const runs = quick ? 3 : 7;

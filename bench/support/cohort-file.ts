@@ -1,0 +1,62 @@
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
+import { classifyItem } from '../../src/ingest/classify-item.js';
+import { writeCohort } from '../../src/synth/write-cohort.js';
+import { ROOT } from './services.js';
+
+/** Mean events per synthetic patient (survflow synth), used to size files in events. */
+export const EVENTS_PER_PATIENT = 17;
+
+/** A synthetic cohort file in bench/tmp (kept between runs: same seed, same file). */
+export async function cohortFile(patients: number, seed = 7): Promise<string> {
+  const dir = join(ROOT, 'bench', 'tmp');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `cohort-${patients}-${seed}.ndjson`);
+  if (existsSync(path)) return path;
+  const out = createWriteStream(`${path}.part`);
+  await writeCohort(out, {
+    patients,
+    seed,
+    cutoff: '2024-06-30',
+    enrolFrom: '2019-01-01',
+    enrolTo: '2022-12-31',
+  });
+  out.end();
+  await finished(out);
+  renameSync(`${path}.part`, path);
+  return path;
+}
+
+export type LedgerRow = [string, string, string, number, string, string, string, string];
+
+/**
+ * The file's events as ledger rows, pseudonymized and hashed exactly as the worker does
+ * (classifyItem: JSON parse, contract validation, HMAC patient key and content hash).
+ */
+export async function ledgerRows(path: string, pseudonymKey: string) {
+  const rows: LedgerRow[] = [];
+  const keys = new Set<string>();
+  let lines = 0;
+  const input = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of input) {
+    if (!line) continue;
+    lines++;
+    const item = classifyItem({ raw: line, line: lines }, lines, { pseudonymKey, expectedSource: null });
+    if (item.kind !== 'valid') throw new Error(`bench: synthetic line ${lines} is invalid`);
+    const e = item.event;
+    keys.add(`${e.source}\u0000${e.eventId}`);
+    rows.push([
+      e.source,
+      e.eventId,
+      e.type,
+      e.schemaVersion,
+      item.patientKey,
+      e.occurredOn,
+      JSON.stringify(e.payload),
+      item.contentHash,
+    ]);
+  }
+  return { rows, lines, distinctKeys: keys.size };
+}
