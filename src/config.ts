@@ -28,7 +28,7 @@ const envSchema = z
       .regex(/^[A-Za-z0-9_{}:.-]+$/, 'letters, digits, _ { } : . - only')
       .default('{survflow}'),
     INGEST_CONCURRENCY: integer(1, 64).default(2),
-    INGEST_BATCH_SIZE: integer(1, 10_000).default(500),
+    INGEST_BATCH_SIZE: integer(1, 10_000).default(2_000),
     INGEST_MAX_PENDING_BATCHES: integer(1, 100_000).default(200),
     INGEST_ATTEMPTS: integer(1, 100).default(8),
     INGEST_BACKOFF_MS: integer(10, 600_000).default(1_000),

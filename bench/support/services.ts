@@ -161,7 +161,7 @@ export async function startWorkerProcesses(
 export async function runSurvflow(
   args: string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ stdout: string; ms: number }> {
+): Promise<{ stdout: string; ms: number; endedAt: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, survflowArgs(args), {
     env,
@@ -179,7 +179,7 @@ export async function runSurvflow(
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const ms = performance.now() - started;
   if (code !== 0) throw new Error(`survflow ${args[0]} exited ${code}: ${stderr.slice(-2000)}`);
-  return { stdout, ms };
+  return { stdout, ms, endedAt: Date.now() };
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -46,6 +46,16 @@ export function sourceMismatchReason(claimed: string, submittedBy: string): Reje
   };
 }
 
+function memoPatientKey(key: string, patientId: string, memo: Map<string, string> | undefined): string {
+  if (!memo) return patientKey(key, patientId);
+  let hashed = memo.get(patientId);
+  if (hashed === undefined) {
+    hashed = patientKey(key, patientId);
+    memo.set(patientId, hashed);
+  }
+  return hashed;
+}
+
 /**
  * @param expectedSource the authenticated / operator-given source of the submission; when not
  *   null, an event claiming another source is rejected.
@@ -53,7 +63,15 @@ export function sourceMismatchReason(claimed: string, submittedBy: string): Reje
 export function classifyItem(
   item: IngestItem,
   index: number,
-  options: { pseudonymKey: string; expectedSource: string | null },
+  options: {
+    pseudonymKey: string;
+    expectedSource: string | null;
+    /**
+     * Patient keys already computed (patientId -> key), shared by the items of one batch: a
+     * patient's events travel together, so most HMACs of a batch are repeats.
+     */
+    patientKeys?: Map<string, string>;
+  },
 ): ClassifiedItem {
   let parsed: unknown;
   try {
@@ -92,7 +110,7 @@ export function classifyItem(
     line: item.line,
     raw: item.raw,
     event,
-    patientKey: patientKey(options.pseudonymKey, event.patientId),
+    patientKey: memoPatientKey(options.pseudonymKey, event.patientId, options.patientKeys),
     contentHash: contentHash(options.pseudonymKey, event),
   };
 }

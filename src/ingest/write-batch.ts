@@ -68,8 +68,13 @@ export async function writeIngestBatch(
   job: IngestJob,
 ): Promise<BatchAccount> {
   const batchId = ingestJobId(job.submissionId, job.batchIndex);
+  const patientKeys = new Map<string, string>();
   const classified: ClassifiedItem[] = job.items.map((item, index) =>
-    classifyItem(item, index, { pseudonymKey: options.pseudonymKey, expectedSource: job.source }),
+    classifyItem(item, index, {
+      pseudonymKey: options.pseudonymKey,
+      expectedSource: job.source,
+      patientKeys,
+    }),
   );
 
   // First occurrence of each (source, eventId) in the batch is the one offered to the ledger.
@@ -87,31 +92,35 @@ export async function writeIngestBatch(
   });
 
   return db.transaction().execute(async (tx) => {
+    // The lock is its own statement: a READ COMMITTED statement reads from the snapshot taken
+    // when it starts, so the reads below must start after the lock is granted to see a
+    // concurrent delivery's commit. Both reads then go in one round trip.
     await sql`select pg_advisory_xact_lock(hashtextextended(${batchId}, 0))`.execute(tx);
-
-    const recorded = await tx
-      .selectFrom('ingest_batches')
-      .select(['event_count', 'accepted', 'duplicate', 'rejected'])
-      .where('id', '=', batchId)
-      .executeTakeFirst();
-    if (recorded) {
+    const precheck = await sql<{
+      event_count: number | null;
+      accepted: number | null;
+      duplicate: number | null;
+      rejected: number | null;
+      submission_exists: boolean;
+    }>`
+      select b.event_count, b.accepted, b.duplicate, b.rejected,
+             exists (select 1 from ingest_submissions where id = ${job.submissionId}) as submission_exists
+      from (select 1) as one
+      left join ingest_batches b on b.id = ${batchId}`.execute(tx);
+    const recorded = precheck.rows[0];
+    if (recorded && recorded.event_count !== null) {
       return {
         batchId,
         submissionId: job.submissionId,
         batchIndex: job.batchIndex,
         eventCount: recorded.event_count,
-        accepted: recorded.accepted,
-        duplicate: recorded.duplicate,
-        rejected: recorded.rejected,
+        accepted: recorded.accepted ?? 0,
+        duplicate: recorded.duplicate ?? 0,
+        rejected: recorded.rejected ?? 0,
         alreadyRecorded: true,
       };
     }
-    const submission = await tx
-      .selectFrom('ingest_submissions')
-      .select('id')
-      .where('id', '=', job.submissionId)
-      .executeTakeFirst();
-    if (!submission) {
+    if (!recorded?.submission_exists) {
       throw new UnknownSubmissionError(`ingest submission ${job.submissionId} does not exist`);
     }
 
