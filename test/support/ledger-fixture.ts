@@ -1,41 +1,44 @@
-import { createHash, createHmac } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { SurvEvent } from '../../src/contract/events.js';
+import { patientKey } from '../../src/crypto/pseudonym.js';
 import type { Database } from '../../src/db/database.js';
+import { openSubmission } from '../../src/ingest/submission.js';
+import { writeIngestBatch } from '../../src/ingest/write-batch.js';
 
 /**
- * Writes contract events straight into the ledger for recompute tests, pseudonymized the way the
- * ingest does it (patient_key = HMAC-SHA256(PSEUDONYM_KEY, patientId), hex). It bypasses
- * validation and the ingest accounting on purpose: these tests are about the derivation.
+ * Writes contract events into the ledger through the ingest batch writer (validation,
+ * pseudonymization, idempotency exactly as in production), without a queue. Throws when an event
+ * is not accepted, so a broken fixture cannot pass silently.
  */
 export async function insertLedgerEvents(
   db: Kysely<Database>,
-  pseudonymKey: string,
+  keys: { pseudonymKey: string; rejectedBodyKey: Buffer },
   events: readonly SurvEvent[],
-  batchId = 'fixture',
 ): Promise<void> {
-  for (let i = 0; i < events.length; i += 1000) {
-    await db
-      .insertInto('events')
-      .values(
-        events.slice(i, i + 1000).map((event) => ({
-          source: event.source,
-          event_id: event.eventId,
-          type: event.type,
-          schema_version: event.schemaVersion,
-          patient_key: patientKeyOf(pseudonymKey, event.patientId),
-          occurred_on: event.occurredOn,
-          payload: JSON.stringify(event.payload),
-          content_hash: createHash('sha256').update(JSON.stringify(event)).digest('hex'),
-          batch_id: batchId,
-        })),
-      )
-      .execute();
+  const submission = await openSubmission(db, {
+    id: `fixture-${randomUUID()}`,
+    channel: 'cli',
+    source: null,
+  });
+  for (let i = 0, batchIndex = 0; i < events.length; i += 1000, batchIndex++) {
+    const slice = events.slice(i, i + 1000);
+    const account = await writeIngestBatch(db, keys, {
+      submissionId: submission.id,
+      batchIndex,
+      source: null,
+      items: slice.map((event, j) => ({ line: i + j + 1, raw: JSON.stringify(event) })),
+    });
+    if (account.accepted !== slice.length) {
+      throw new Error(
+        `fixture: ${account.accepted} of ${slice.length} events accepted (${account.duplicate} duplicate, ${account.rejected} rejected)`,
+      );
+    }
   }
 }
 
 export function patientKeyOf(pseudonymKey: string, patientId: string): string {
-  return createHmac('sha256', pseudonymKey).update(patientId, 'utf8').digest('hex');
+  return patientKey(pseudonymKey, patientId);
 }
 
 /** Adds days to an ISO date. */

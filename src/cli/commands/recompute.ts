@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../../config.js';
 import { clinicalDate } from '../../contract/events.js';
 import { createDatabase } from '../../db/connection.js';
