@@ -145,3 +145,34 @@ export function retraction(
     payload: { targetEventId, reason: 'entered in error' },
   };
 }
+
+/**
+ * A deterministic synthetic cohort: `size` eligible patients with 1-20 cycles every 21 days,
+ * local radiotherapy for about a third, deaths for about two thirds, follow-up contacts, all
+ * starting in 2020. Same seed, same cohort.
+ */
+export function syntheticCohort(size: number, seed = 7): PatientSpec[] {
+  let state = seed;
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+  const specs: PatientSpec[] = [];
+  for (let i = 0; i < size; i++) {
+    const startOn = addDays('2020-01-01', Math.floor(random() * 365));
+    const cycles = 1 + Math.floor(random() * 20);
+    const survivalDays = 60 + Math.floor(random() * 1400);
+    const lastCycleDay = Math.min((cycles - 1) * 21, survivalDays - 1);
+    const dies = random() < 0.65;
+    const contactDays = [90, 180, 365, 540, 730, 1000].filter((d) => d < survivalDays);
+    specs.push({
+      id: `P${String(i).padStart(4, '0')}`,
+      startOn,
+      cycles: Math.floor(lastCycleDay / 21) + 1,
+      ...(random() < 0.35 ? { radiotherapyOn: addDays(startOn, 20 + Math.floor(random() * 60)) } : {}),
+      contacts: contactDays.map((d) => addDays(startOn, d)),
+      ...(dies ? { diedOn: addDays(startOn, survivalDays) } : {}),
+    });
+  }
+  return specs;
+}
