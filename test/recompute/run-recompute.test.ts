@@ -193,8 +193,14 @@ describe('recompute runs', () => {
       const { radiotherapyOn: _rt, ...rest } = p;
       return rest;
     });
-    cohort[0] = { ...(cohort[0] as PatientSpec), radiotherapyOn: '2020-06-01', startOn: '2020-05-01' };
-    cohort[1] = { ...(cohort[1] as PatientSpec), radiotherapyOn: '2020-06-01', startOn: '2020-05-01' };
+    for (const i of [0, 1]) {
+      const spec: PatientSpec = {
+        ...(cohort[i] as PatientSpec),
+        radiotherapyOn: '2020-06-01',
+        startOn: '2020-05-01',
+      };
+      cohort[i] = spec;
+    }
     await load(cohort);
     const { runId } = await recompute('2024-06-30');
 
