@@ -3,6 +3,7 @@ import { registerIngest } from './ingest.js';
 import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
 import { registerSummary } from './summary.js';
+import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
 /** Every CLI command, one module each. */
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerSynth(program);
 }
