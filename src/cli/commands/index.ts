@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerIngest } from './ingest.js';
+import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
 import { registerSummary } from './summary.js';
@@ -13,5 +14,6 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerKm(program);
   registerSynth(program);
 }
