@@ -17,7 +17,6 @@ import {
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 let testDb: TestDatabase;
 let config: Config;
@@ -42,7 +41,8 @@ afterAll(async () => {
 });
 
 function cli(args: string[]) {
-  return run(tsx, ['src/cli/main.ts', ...args], {
+  // node itself with tsx's loader (the tsx wrapper forks, and a timeout would orphan the child).
+  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: root,
     env: {
       ...process.env,
