@@ -483,13 +483,15 @@ type Scale = (value: number) => number;
 export function stepCurvePath(curve: readonly CurvePoint[], x: Scale, y: Scale): string {
   let d = `M${coordinate(x(0))},${coordinate(y(1))}`;
   let level = 1;
-  for (const point of curve) {
+  curve.forEach((point, i) => {
+    const last = i === curve.length - 1;
+    if (point.surv === level && !last) return; // a censoring only: the line runs on
     d += `H${coordinate(x(point.time))}`;
     if (point.surv !== level) {
       d += `V${coordinate(y(point.surv))}`;
       level = point.surv;
     }
-  }
+  });
   return d;
 }
 
@@ -530,15 +532,18 @@ export function confidenceBandPath(curve: readonly CurvePoint[], x: Scale, y: Sc
     .map((run) => {
       const first = run[0] as Interval;
       let d = `M${c(x(first.from))},${c(y(first.upper))}`;
+      // Consecutive intervals often share a limit (a censoring changes neither): skip null moves.
       run.forEach((interval, k) => {
-        d += `H${c(x(interval.to))}`;
         const next = run[k + 1];
+        if (next && next.upper === interval.upper) return;
+        d += `H${c(x(interval.to))}`;
         if (next) d += `V${c(y(next.upper))}`;
       });
       d += `V${c(y((run[run.length - 1] as Interval).lower))}`;
       for (let k = run.length - 1; k >= 0; k--) {
-        d += `H${c(x((run[k] as Interval).from))}`;
         const previous = run[k - 1];
+        if (previous && previous.lower === (run[k] as Interval).lower) continue;
+        d += `H${c(x((run[k] as Interval).from))}`;
         if (previous) d += `V${c(y(previous.lower))}`;
       }
       return `${d}Z`;
