@@ -3,7 +3,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { siblingDatabaseUrl } from '../../src/db/connection.js';
 
-export const TEMPLATE_DATABASE = 'survflow_test_template';
+// One template per test run (per process): test runs of several checkouts sharing one PostgreSQL
+// server (CI jobs, parallel worktrees) would otherwise drop and rebuild each other's template,
+// with each other's migrations, mid-run.
+export const TEMPLATE_DATABASE = `survflow_test_template_${process.pid}`;
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({
