@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerIngest } from './ingest.js';
 import { registerMigrate } from './migrate.js';
+import { registerPlot } from './plot.js';
 import { registerRecompute } from './recompute.js';
+import { registerReport } from './report.js';
 import { registerSummary } from './summary.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
@@ -13,5 +15,7 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerPlot(program);
+  registerReport(program);
   registerSynth(program);
 }
