@@ -2,10 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderKaplanMeierSvg } from '../../src/plot/km-svg.js';
-import { renderRunReportHtml } from '../../src/report/report-html.js';
+import { loadRunReport } from '../../src/report/load-run-report.js';
+import { type RunReportInput, renderRunReportHtml } from '../../src/report/report-html.js';
+import { renderRunPlot } from '../../src/report/run-plot.js';
 import { browserSkipReason, CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/browser.js';
-import { fixtureRunReport } from '../support/r-reference-summaries.js';
+import { publishExampleRun } from '../support/example-run.js';
+import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
 
 const skipReason = browserSkipReason();
 if (skipReason) console.warn(`skipping the report browser test: ${skipReason}`);
@@ -23,27 +25,28 @@ type DomElement = {
   querySelectorAll(selector: string): ArrayLike<DomElement>;
 };
 
-describe.skipIf(skipReason !== null)('the HTML report in headless Chromium', () => {
-  const document = fixtureRunReport();
-  const groupings = [...new Set(document.summaries.map((s) => s.grouping))];
+describe.skipIf(skipReason !== null)('the HTML report of the 73-patient example in headless Chromium', () => {
+  let testDb: TestDatabase;
+  let document: RunReportInput;
+  let groupings: string[];
   let browser: Browser;
   let page: Page;
   const requests: string[] = [];
 
   beforeAll(async () => {
+    testDb = await createTestDatabase();
+    const runId = await publishExampleRun(testDb.db, testConfig({ databaseUrl: testDb.url }));
+    document = await loadRunReport(testDb.db, runId);
+    groupings = [...new Set(document.summaries.map((s) => s.grouping))];
     mkdirSync(ARTIFACTS, { recursive: true });
     const reportUrl = new URL('report.html', ARTIFACTS);
     writeFileSync(reportUrl, renderRunReportHtml(document));
-    const radiotherapy = {
-      grouping: 'radiotherapy',
-      summaries: document.summaries.filter((s) => s.grouping === 'radiotherapy'),
-      test: document.tests.find((t) => t.grouping === 'radiotherapy') ?? null,
-      run: document.run,
-    };
-    writeFileSync(
-      new URL('km-radiotherapy.svg', ARTIFACTS),
-      renderKaplanMeierSvg(radiotherapy, { ci: true }),
-    );
+    for (const grouping of ['radiotherapy', 'cycles']) {
+      writeFileSync(
+        new URL(`km-${grouping}.svg`, ARTIFACTS),
+        renderRunPlot(document, grouping, { ci: true }),
+      );
+    }
 
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 }, deviceScaleFactor: 1 });
@@ -55,6 +58,7 @@ describe.skipIf(skipReason !== null)('the HTML report in headless Chromium', () 
 
   afterAll(async () => {
     await browser?.close();
+    await testDb?.close();
   });
 
   it('loads without any request beyond the file itself', () => {
@@ -72,8 +76,8 @@ describe.skipIf(skipReason !== null)('the HTML report in headless Chromium', () 
       expect(box?.width).toBeGreaterThan(400);
       expect(box?.height).toBeGreaterThan(40);
     }
-    const suppressed = page.locator('section[data-grouping="radiotherapy_cycles"] tr.suppressed');
-    expect(await suppressed.count()).toBe(2);
+    const suppressed = document.summaries.filter((s) => s.suppressed);
+    expect(await page.locator('tr.suppressed').count()).toBe(suppressed.length);
   });
 
   it('draws every figure at a readable size, with one visible curve per drawn group', async () => {
@@ -125,14 +129,14 @@ describe.skipIf(skipReason !== null)('the HTML report in headless Chromium', () 
     }
   });
 
-  it('saves screenshots of the report and of a figure under test-artifacts/', async () => {
-    const reportPng = new URL('report.png', ARTIFACTS).pathname;
-    const figurePng = new URL('km-radiotherapy.png', ARTIFACTS).pathname;
-    const full = await page.screenshot({ path: reportPng, fullPage: true });
-    const figure = await page
-      .locator('section[data-grouping="radiotherapy"] figure svg')
-      .screenshot({ path: figurePng });
+  it('saves screenshots of the report and of every figure under test-artifacts/', async () => {
+    const full = await page.screenshot({ path: new URL('report.png', ARTIFACTS).pathname, fullPage: true });
     expect(full.length).toBeGreaterThan(50_000);
-    expect(figure.length).toBeGreaterThan(10_000);
+    for (const grouping of groupings) {
+      const figure = await page
+        .locator(`section[data-grouping="${grouping}"] figure svg`)
+        .screenshot({ path: new URL(`km-${grouping}.png`, ARTIFACTS).pathname });
+      expect(figure.length).toBeGreaterThan(10_000);
+    }
   });
 });
