@@ -18,9 +18,8 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** True under continuous integration (CI set to anything but empty, "0" or "false"). */
-export function runningInCi(): boolean {
+export function runningInCi(value: string | undefined = process.env.CI): boolean {
   // Test support may read the environment; application code gets it through src/config.ts.
-  const value = process.env.CI;
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
@@ -28,7 +27,10 @@ export function runningInCi(): boolean {
  * Why browser tests cannot run here, or null when they must run. They are skipped only on a
  * developer machine without the package; in CI a missing browser fails the test instead.
  */
-export function browserSkipReason(): string | null {
-  if (existsSync(CHROMIUM_PATH) || runningInCi()) return null;
-  return `${CHROMIUM_PATH} not found: install Debian's chromium (apt-get install -y chromium) to run the browser tests`;
+export function browserSkipReason(
+  executable: string = CHROMIUM_PATH,
+  inCi: boolean = runningInCi(),
+): string | null {
+  if (existsSync(executable) || inCi) return null;
+  return `${executable} not found: install Debian's chromium (apt-get install -y chromium) to run the browser tests`;
 }
