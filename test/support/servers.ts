@@ -3,9 +3,11 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { siblingDatabaseUrl } from '../../src/db/connection.js';
 
-// One template per test run (per process): test runs of several checkouts sharing one PostgreSQL
-// server (CI jobs, parallel worktrees) would otherwise drop and rebuild each other's template,
-// with each other's migrations, mid-run.
+/**
+ * One template per test run: several runs share a server (CI, parallel checkouts on one
+ * machine), and a run must neither drop another's template while it is cloned nor clone a
+ * template migrated by another branch.
+ */
 export const TEMPLATE_DATABASE = `survflow_test_template_${process.pid}`;
 
 async function postgresAnswers(url: string): Promise<boolean> {

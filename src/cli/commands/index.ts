@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerIngest } from './ingest.js';
+import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
 import { registerPlot } from './plot.js';
 import { registerRecompute } from './recompute.js';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerKm(program);
   registerPlot(program);
   registerReport(program);
   registerSynth(program);

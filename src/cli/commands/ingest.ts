@@ -42,6 +42,7 @@ function createProgress(totalBytes: number) {
       )
     : null;
   let lastPlain = 0;
+  let lastLine = '';
   let started = false;
   return {
     update(phase: string, value: number, total: number, detail: string, force = false) {
@@ -52,9 +53,10 @@ function createProgress(totalBytes: number) {
         }
         bar.setTotal(Math.max(total, 1));
         bar.update(value, { phase, detail });
-      } else if (force || Date.now() - lastPlain > 2_000) {
+      } else if (`${phase}: ${detail}` !== lastLine && (force || Date.now() - lastPlain > 2_000)) {
         lastPlain = Date.now();
-        process.stderr.write(`${phase}: ${detail}\n`);
+        lastLine = `${phase}: ${detail}`;
+        process.stderr.write(`${lastLine}\n`);
       }
     },
     stop() {
