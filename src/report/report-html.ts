@@ -107,7 +107,7 @@ ${dataQualitySection(input.dataQuality)}
 ${sections.join('\n')}
 <section class="notes">
 <h2>Notes for the reader</h2>
-${NOTES(plotOptions.landmarkMonths, plotOptions.suppressionK)}
+${readerNotes(plotOptions.landmarkMonths, plotOptions.suppressionK)}
 </section>
 </main>
 </body>
@@ -244,7 +244,7 @@ ${rows.join('\n')}
 </tbody></table>`;
 }
 
-function NOTES(landmarkMonths: number | undefined, suppressionK: number | undefined): string {
+function readerNotes(landmarkMonths: number | undefined, suppressionK: number | undefined): string {
   const landmark = landmarkText(landmarkMonths);
   return `<p><strong>Immortal-time bias.</strong> Grouping patients by the number of immunotherapy cycles they received (1-6, 7-12, &gt;12) compares groups defined by the future: to receive more than 12 cycles a patient must survive long enough to be given them, so the time before the 13th cycle is "immortal" and the long-survival advantage of the &gt;12 group is partly built in. The same holds, to a lesser degree, for radiotherapy given after the start of immunotherapy. These curves describe the cohort; they do not estimate the effect of giving more cycles.</p>
 <p><strong>Landmark variants.</strong> The <code>cycles_landmark</code> and <code>radiotherapy_landmark</code> groupings keep only patients alive and in follow-up at ${e(landmark)} after the first cycle, classify them by the cycles (or radiotherapy) received by that landmark, and count survival time from the landmark. This removes the immortal time, at the price of fewer patients and of ignoring what happens after the landmark.</p>

@@ -78,22 +78,27 @@ describe('plots and report of a published run (the 73-patient example)', () => {
   it('writes the SVG and the HTML report from the command line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'survflow-plot-'));
     const env = { ...process.env, DATABASE_URL: testDb.url, LOG_LEVEL: 'silent', NODE_ENV: 'test' };
-    const cli = ['tsx', 'src/cli/main.ts'];
+    // node --import tsx: one process per command (the tsx CLI would start a second one).
+    const cli = ['--import', 'tsx', 'src/cli/main.ts'];
     const svgFile = join(dir, 'cycles.svg');
-    const plot = await run('npx', [...cli, 'plot', '--grouping', 'cycles', '--out', svgFile, '--ci'], {
-      env,
-    });
+    const plot = await run(
+      process.execPath,
+      [...cli, 'plot', '--grouping', 'cycles', '--out', svgFile, '--ci'],
+      {
+        env,
+      },
+    );
     expect(plot.stdout).toContain(`wrote ${svgFile} (cycles, run ${runId})`);
     const svg = parseSvg(readFileSync(svgFile, 'utf8'));
     expect(byClass(svg, 'path', 'km-curve')).toHaveLength(3);
     expect(byClass(svg, 'path', 'km-ci')).toHaveLength(3);
 
     const htmlFile = join(dir, 'report.html');
-    await run('npx', [...cli, 'report', '--out', htmlFile, '--run', runId], { env });
+    await run(process.execPath, [...cli, 'report', '--out', htmlFile, '--run', runId], { env });
     expect(readFileSync(htmlFile, 'utf8')).toBe(renderRunReportHtml(await loadRunReport(testDb.db, runId)));
 
     const missing = await run(
-      'npx',
+      process.execPath,
       [...cli, 'plot', '--grouping', 'cycles', '--out', svgFile, '--run', 'no-such'],
       {
         env,
@@ -101,5 +106,5 @@ describe('plots and report of a published run (the 73-patient example)', () => {
     ).catch((error: { code: number; stderr: string }) => error);
     expect(missing).toMatchObject({ code: 2 });
     expect((missing as { stderr: string }).stderr).toContain('no published run with id no-such');
-  }, 120_000);
+  }, 300_000);
 });
