@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { registerIngest } from './ingest.js';
 import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
+import { registerPlot } from './plot.js';
+import { registerRecompute } from './recompute.js';
+import { registerReport } from './report.js';
+import { registerSummary } from './summary.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
@@ -10,6 +14,10 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerWorker(program);
   registerIngest(program);
-  registerSynth(program);
+  registerRecompute(program);
+  registerSummary(program);
   registerKm(program);
+  registerPlot(program);
+  registerReport(program);
+  registerSynth(program);
 }
