@@ -420,8 +420,7 @@ function mapPatient(source: string, entry: Entry): Json | undefined {
 
 function readEntries(bundle: unknown): Entry[] {
   const b = asObject(bundle) ?? {};
-  if (b.resourceType !== 'Bundle')
-    throw new InputError('not a FHIR Bundle (resourceType must be "Bundle")');
+  if (b.resourceType !== 'Bundle') throw new InputError('not a FHIR Bundle (resourceType must be "Bundle")');
   const type = asString(b.type);
   if (type !== 'transaction' && type !== 'collection') {
     throw new InputError(
