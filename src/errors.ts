@@ -30,3 +30,11 @@ export class NotFoundError extends SurvflowError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A job or request refers to an ingest submission that does not exist. Submissions are opened
+ * before their batches are enqueued, so this is a poison payload, not a transient failure.
+ */
+export class UnknownSubmissionError extends SurvflowError {
+  override name = 'UnknownSubmissionError';
+}

@@ -1,0 +1,182 @@
+import { stat } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../../config.js';
+import { createDatabase } from '../../db/connection.js';
+import { InputError } from '../../errors.js';
+import { assertReadable, type FileSpan, readNdjsonItems } from '../../ingest/read-ndjson.js';
+import {
+  enqueueBatch,
+  openSubmission,
+  type SubmissionAccount,
+  sealSubmission,
+  waitForSubmission,
+} from '../../ingest/submission.js';
+import type { IngestItem } from '../../jobs/contracts.js';
+import { createIngestQueue } from '../../jobs/queues.js';
+import { createRedisConnection } from '../../jobs/redis.js';
+import { formatAccount, formatPending } from '../format-account.js';
+
+type IngestOptions = {
+  format: string;
+  source?: string;
+  wait?: boolean;
+  batchSize?: number;
+  submission?: string;
+  timeout: number;
+};
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+/** Progress on a terminal: a bar; elsewhere (CI, pipes): a plain line now and then. */
+function createProgress(totalBytes: number) {
+  const tty = Boolean(process.stderr.isTTY);
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: '{phase} |{bar}| {percentage}% {detail}', stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  let lastPlain = 0;
+  let started = false;
+  return {
+    update(phase: string, value: number, total: number, detail: string, force = false) {
+      if (bar) {
+        if (!started) {
+          bar.start(Math.max(total, 1), 0, { phase, detail });
+          started = true;
+        }
+        bar.setTotal(Math.max(total, 1));
+        bar.update(value, { phase, detail });
+      } else if (force || Date.now() - lastPlain > 2_000) {
+        lastPlain = Date.now();
+        process.stderr.write(`${phase}: ${detail}\n`);
+      }
+    },
+    stop() {
+      if (bar && started) bar.stop();
+      started = false;
+    },
+    totalBytes,
+  };
+}
+
+type Description = { files: string[]; batchSize: number };
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .description('enqueue events from NDJSON files (one event per line) for the ingest worker')
+    .argument('<files...>', 'NDJSON files')
+    .addOption(
+      new Option('--format <format>', 'input format').choices(['ndjson', 'csv', 'fhir']).default('ndjson'),
+    )
+    .option('--source <name>', 'the sending system: events claiming another source are rejected')
+    .option('--wait', 'wait until every batch is processed and print the account')
+    .option('--batch-size <n>', 'events per queue job (default INGEST_BATCH_SIZE)', positiveInt)
+    .option('--submission <id>', 'submission id (to resume a crashed run: same files and batch size)')
+    .option('--timeout <seconds>', 'with --wait: give up after this long', positiveInt, 600)
+    .action(async (files: string[], options: IngestOptions) => {
+      if (options.format !== 'ndjson') {
+        throw new InputError(`--format ${options.format} is not supported yet; use ndjson`);
+      }
+      await assertReadable(files);
+      const config = loadConfig();
+      const batchSize = options.batchSize ?? config.ingest.batchSize;
+      if (batchSize > 10_000) throw new InputError('--batch-size must be at most 10000');
+      const db = createDatabase({ url: config.databaseUrl, poolMax: 2, applicationName: 'survflow-ingest' });
+      const redis = createRedisConnection(config.redisUrl, 'producer', 'survflow-ingest');
+      const queue = createIngestQueue(config, redis);
+      try {
+        const description: Description = { files, batchSize };
+        const opened = await openSubmission(db, {
+          id: options.submission,
+          channel: 'cli',
+          source: options.source ?? null,
+          description: JSON.stringify(description),
+        });
+        if (opened.resumed) {
+          const before = JSON.parse(opened.description ?? '{}') as Partial<Description>;
+          if (before.batchSize !== undefined && before.batchSize !== batchSize) {
+            throw new InputError(
+              `submission ${opened.id} was sent with batch size ${before.batchSize}; resume with --batch-size ${before.batchSize}`,
+            );
+          }
+          process.stderr.write(`resuming submission ${opened.id}\n`);
+        }
+
+        const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+        const progress = createProgress(sizes.reduce((a, b) => a + b, 0));
+        const spans: FileSpan[] = [];
+        let bytes = 0;
+        let eventCount = 0;
+        let batchIndex = 0;
+        let batch: IngestItem[] = [];
+        const report = (force = false) =>
+          progress.update(
+            'enqueue',
+            bytes,
+            progress.totalBytes,
+            `${eventCount} events in ${batchIndex} batches`,
+            force,
+          );
+        const flush = async () => {
+          if (batch.length === 0) return;
+          await enqueueBatch(
+            queue,
+            { submissionId: opened.id, batchIndex, source: options.source ?? null, items: batch },
+            { maxPendingBatches: config.ingest.maxPendingBatches, onWait: () => report() },
+          );
+          batchIndex++;
+          batch = [];
+          report();
+        };
+        for await (const item of readNdjsonItems(files, spans, (n) => {
+          bytes += n;
+        })) {
+          batch.push(item);
+          eventCount++;
+          if (batch.length >= batchSize) await flush();
+        }
+        await flush();
+        await sealSubmission(db, opened.id, { batchCount: batchIndex, eventCount });
+        report(true);
+        progress.stop();
+        process.stdout.write(
+          `submission ${opened.id}: enqueued ${eventCount} events in ${batchIndex} batches\n`,
+        );
+        if (!options.wait) return;
+
+        const waitProgress = createProgress(eventCount);
+        const result = await waitForSubmission(db, queue, opened.id, {
+          timeoutMs: options.timeout * 1000,
+          firstRejections: 20,
+          onProgress: (account: SubmissionAccount) =>
+            waitProgress.update(
+              'process',
+              account.processed,
+              eventCount,
+              `${account.processed}/${eventCount} events accounted`,
+            ),
+        });
+        waitProgress.stop();
+        process.stdout.write(formatAccount(result.account, spans));
+        if (result.outcome === 'complete') return;
+        process.stderr.write(
+          result.outcome === 'timeout'
+            ? `survflow: timed out after ${options.timeout}s with ${result.account.pendingBatches.length} batches not accounted\n`
+            : `survflow: ${result.account.pendingBatches.length} batches cannot be accounted\n`,
+        );
+        process.stderr.write(formatPending(result.pending));
+        process.exitCode = 1;
+      } finally {
+        await queue.close();
+        await redis.quit().catch(() => redis.disconnect());
+        await db.destroy();
+      }
+    });
+}

@@ -1,0 +1,98 @@
+import { type RejectionReason, type SurvEvent, validateEvent } from '../contract/events.js';
+import { contentHash, patientKey } from '../crypto/pseudonym.js';
+import type { IngestItem } from '../jobs/contracts.js';
+
+/**
+ * Turns one raw submitted item into either a valid, pseudonymized event ready for the ledger or
+ * an invalid item with its reasons. Pure: no I/O, so it is cheap to test exhaustively.
+ */
+
+export type ValidItem = {
+  kind: 'valid';
+  index: number;
+  line: number | null;
+  raw: string;
+  event: SurvEvent;
+  patientKey: string;
+  contentHash: string;
+};
+
+export type InvalidItem = {
+  kind: 'invalid';
+  index: number;
+  line: number | null;
+  raw: string;
+  reasons: RejectionReason[];
+  /** Best-effort envelope fields read from the raw item, to help find and repair it. */
+  source: string | null;
+  eventId: string | null;
+  eventType: string | null;
+};
+
+export type ClassifiedItem = ValidItem | InvalidItem;
+
+export const INVALID_JSON_REASON: RejectionReason = { path: '(line)', message: 'not valid JSON' };
+
+function stringField(value: unknown, key: string, max: number): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const field = (value as Record<string, unknown>)[key];
+  return typeof field === 'string' ? field.slice(0, max) : null;
+}
+
+export function sourceMismatchReason(claimed: string, submittedBy: string): RejectionReason {
+  return {
+    path: 'source',
+    message: `source mismatch: the event claims source "${claimed}" but was submitted as "${submittedBy}"`,
+  };
+}
+
+/**
+ * @param expectedSource the authenticated / operator-given source of the submission; when not
+ *   null, an event claiming another source is rejected.
+ */
+export function classifyItem(
+  item: IngestItem,
+  index: number,
+  options: { pseudonymKey: string; expectedSource: string | null },
+): ClassifiedItem {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(item.raw);
+  } catch {
+    return {
+      kind: 'invalid',
+      index,
+      line: item.line,
+      raw: item.raw,
+      reasons: [INVALID_JSON_REASON],
+      source: null,
+      eventId: null,
+      eventType: null,
+    };
+  }
+  const invalid = (reasons: RejectionReason[]): InvalidItem => ({
+    kind: 'invalid',
+    index,
+    line: item.line,
+    raw: item.raw,
+    reasons,
+    source: stringField(parsed, 'source', 100),
+    eventId: stringField(parsed, 'eventId', 200),
+    eventType: stringField(parsed, 'type', 100),
+  });
+  const result = validateEvent(parsed);
+  if (!result.ok) return invalid(result.reasons);
+  const event = result.event;
+  if (options.expectedSource !== null && event.source !== options.expectedSource) {
+    return invalid([sourceMismatchReason(event.source, options.expectedSource)]);
+  }
+  return {
+    kind: 'valid',
+    index,
+    line: item.line,
+    raw: item.raw,
+    event,
+    patientKey: patientKey(options.pseudonymKey, event.patientId),
+    contentHash: contentHash(options.pseudonymKey, event),
+  };
+}
