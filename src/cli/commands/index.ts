@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { registerApi } from './api.js';
 import { registerIngest } from './ingest.js';
 import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
+import { registerSources } from './sources.js';
 import { registerSummary } from './summary.js';
 import { registerWorker } from './worker.js';
 
@@ -12,4 +14,6 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerApi(program);
+  registerSources(program);
 }
