@@ -32,13 +32,10 @@ export function requireScope(deps: ApiDeps, ...scopes: ApiScope[]) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
     if (!key) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({
-          error: 'unauthorized',
-          message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
-        });
+      return reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: 'unauthorized',
+        message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+      });
     }
     const result = await authenticateApiKey(deps.db, key);
     if (!result.ok) {

@@ -128,14 +128,12 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) => {
       const cutoff = request.body?.cutoff;
       const { jobId, data } = await enqueueRecompute(deps.recomputeQueue, { cutoff, trigger: 'api' });
-      return reply
-        .code(202)
-        .send({
-          jobId: jobId ?? null,
-          cutoff: cutoff ?? null,
-          requestedAt: data.requestedAt,
-          runs: '/v1/runs',
-        });
+      return reply.code(202).send({
+        jobId: jobId ?? null,
+        cutoff: cutoff ?? null,
+        requestedAt: data.requestedAt,
+        runs: '/v1/runs',
+      });
     },
   );
 
