@@ -28,8 +28,8 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the default one.
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: config.http.bodyLimitBytes,
-    // Bodies are logged nowhere; URLs carry no patient data (batch and run ids only).
-    disableRequestLogging: config.env === 'test',
+    // Request logs carry method, URL and status only: URLs hold batch and run ids, never
+    // patient data, and bodies are logged nowhere.
     requestIdHeader: 'x-request-id',
   });
   app.setValidatorCompiler(validatorCompiler);
