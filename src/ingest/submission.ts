@@ -279,8 +279,10 @@ export type WaitResult =
   | { outcome: 'timeout'; account: SubmissionAccount; pending: PendingBatchStatus };
 
 /**
- * Polls the account until every batch is accounted. Stops early when no pending batch can
- * still arrive (each is failed or missing from Redis), and at the timeout.
+ * Polls the account until every batch is accounted. Asks Redis about the pending batches only
+ * when progress has stalled for a few polls (that costs one lookup per batch), and stops early
+ * when none of them can still arrive (each failed for good or missing from Redis); else at the
+ * timeout.
  */
 export async function waitForSubmission(
   db: Kysely<Database>,
@@ -289,37 +291,41 @@ export async function waitForSubmission(
   options: {
     timeoutMs: number;
     pollMs?: number;
+    /** Polls without progress before the queue is inspected (default 8). */
+    stallPolls?: number;
     firstRejections?: number;
     onProgress?: (account: SubmissionAccount) => void;
   },
 ): Promise<WaitResult> {
   const deadline = Date.now() + options.timeoutMs;
   const pollMs = options.pollMs ?? 250;
-  let polls = 0;
+  const stallPolls = options.stallPolls ?? 8;
+  const read = () => getSubmissionAccount(db, id, { firstRejections: options.firstRejections });
+  let lastAccounted = -1;
+  let stalled = 0;
   for (;;) {
-    const account = await getSubmissionAccount(db, id, { firstRejections: options.firstRejections });
+    const account = await read();
     options.onProgress?.(account);
     if (account.complete) return { outcome: 'complete', account };
-    const timedOut = Date.now() >= deadline;
-    // Asking Redis about every pending batch is costlier than the account: do it now and then.
-    if (account.sealed && (timedOut || polls % 8 === 7)) {
+    if (Date.now() >= deadline) {
+      const pending = account.sealed
+        ? await inspectPendingBatches(queue, id, account.pendingBatches)
+        : { inFlight: [], failed: [], missing: [] };
+      return { outcome: 'timeout', account, pending };
+    }
+    stalled = account.batchesAccounted === lastAccounted ? stalled + 1 : 0;
+    lastAccounted = account.batchesAccounted;
+    if (account.sealed && stalled >= stallPolls) {
+      stalled = 0;
       const pending = await inspectPendingBatches(queue, id, account.pendingBatches);
-      if (timedOut) return { outcome: 'timeout', account, pending };
       if (pending.inFlight.length === 0) {
         // Re-read: the last batches may have committed between the two reads.
-        const again = await getSubmissionAccount(db, id, { firstRejections: options.firstRejections });
+        const again = await read();
         if (again.complete) return { outcome: 'complete', account: again };
         const recheck = await inspectPendingBatches(queue, id, again.pendingBatches);
         if (recheck.inFlight.length === 0) return { outcome: 'stuck', account: again, pending: recheck };
       }
-    } else if (timedOut) {
-      return {
-        outcome: 'timeout',
-        account,
-        pending: { inFlight: account.pendingBatches, failed: [], missing: [] },
-      };
     }
-    polls++;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

@@ -3,7 +3,12 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { siblingDatabaseUrl } from '../../src/db/connection.js';
 
-export const TEMPLATE_DATABASE = 'survflow_test_template';
+/**
+ * One template per test run: several runs share a server (CI, parallel checkouts on one
+ * machine), and a run must neither drop another's template while it is cloned nor clone a
+ * template migrated by another branch.
+ */
+export const TEMPLATE_DATABASE = `survflow_test_template_${process.pid}`;
 
 async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({

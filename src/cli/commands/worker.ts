@@ -4,11 +4,25 @@ import { createDatabase } from '../../db/connection.js';
 import { createLogger } from '../../logger.js';
 import { startWorkers } from '../../workers/runtime.js';
 
+/** Resolves on the first SIGTERM / SIGINT. Installed first, so a signal during start-up counts. */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve(signal);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
 export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('run the queue workers until SIGTERM / SIGINT (graceful: in-flight jobs finish)')
     .action(async () => {
+      const signal = shutdownSignal();
       const config = loadConfig();
       const logger = createLogger(config.logLevel, undefined, { role: 'worker' });
       if (config.usesDevelopmentKeys) {
@@ -21,21 +35,15 @@ export function registerWorker(program: Command): void {
         poolMax: config.databasePoolMax,
         applicationName: 'survflow-worker',
       });
-      const runtime = await startWorkers({ config, db, logger });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals) => {
-          logger.info({ signal }, 'shutting down: finishing in-flight jobs');
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
-      // Order matters: stop taking work and drain (jobs still need the database), then the
-      // Redis connection, then the database pool.
-      await runtime.close();
-      await db.destroy();
+      try {
+        const runtime = await startWorkers({ config, db, logger });
+        logger.info({ signal: await signal }, 'shutting down: finishing in-flight jobs');
+        // Order matters: stop taking work and drain (jobs still need the database), then the
+        // Redis connection (inside runtime.close), then the database pool.
+        await runtime.close();
+      } finally {
+        await db.destroy();
+      }
       logger.info('stopped');
     });
 }
