@@ -105,6 +105,7 @@ async function runLocked(
     for await (const page of analysedPatientPages(db, runId, options.pageSize ?? 20_000)) {
       patients.push(...page);
       log.info({ patientsDone: patients.length, patientsTotal: counts.analysed }, 'patients loaded');
+      await setStage(db, runId, `loading patients (${patients.length} of ${counts.analysed})`);
       options.onProgress?.({
         runId,
         stage: 'loading patients',

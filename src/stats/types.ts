@@ -20,6 +20,9 @@ export type AnalysisOptions = {
   atRiskStep?: number;
   /** RMST horizon; default: the largest observed time over all rows (R's rmean = "common"). */
   rmstTau?: number;
+  /** Include the full step curve of each group (default true; the bench and callers that only
+   * need the summary figures can skip building one object per distinct time). */
+  includeCurve?: boolean;
 };
 
 export type CurvePoint = {

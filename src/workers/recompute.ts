@@ -1,39 +1,34 @@
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Kysely } from 'kysely';
-import type { Config } from '../config.js';
-import type { Database } from '../db/database.js';
+import { type Job, UnrecoverableError } from 'bullmq';
 import { QUEUE_NAMES, type RecomputeJob, recomputeJobSchema } from '../jobs/contracts.js';
 import {
   createRecomputeQueue,
   limitRecomputeToOneAtATime,
-  type RecomputeQueue,
   registerRecomputeSchedule,
 } from '../jobs/recompute-queue.js';
-import type { Logger } from '../logger.js';
 import { type RecomputeOptions, runRecompute } from '../recompute/run-recompute.js';
+import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
 
 export type RecomputeJobResult = { runId: string; cutoff: string };
 
-export type RecomputeWorkerDeps = {
-  config: Config;
-  db: Kysely<Database>;
-  logger: Logger;
-  /** A worker-role Redis connection (maxRetriesPerRequest: null). */
-  connection: Redis;
-  /** Test seam passed to every run. */
-  beforePublish?: RecomputeOptions['beforePublish'];
-};
-
-/** The processor of the `recompute` queue: parse the payload, run, return the published run id. */
-export function recomputeProcessor(deps: Omit<RecomputeWorkerDeps, 'connection'>) {
-  return async (job: Job<unknown, RecomputeJobResult>): Promise<RecomputeJobResult> => {
+/**
+ * The processor of the `recompute` queue: parse the payload (poison -> UnrecoverableError), run
+ * one recompute (src/recompute/run-recompute.ts), return the published run id (no patient data).
+ */
+export function createRecomputeProcessor(
+  deps: ProcessorDeps,
+  seams: { beforePublish?: RecomputeOptions['beforePublish'] } = {},
+) {
+  return async (job: Job): Promise<RecomputeJobResult> => {
     const parsed = recomputeJobSchema.safeParse(job.data);
     if (!parsed.success) {
-      throw new UnrecoverableError(`invalid recompute job payload: ${parsed.error.issues[0]?.message ?? ''}`);
+      const summary = parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+        .join('; ');
+      throw new UnrecoverableError(`invalid recompute job payload: ${summary}`);
     }
     const data: RecomputeJob = parsed.data;
-    const logger = deps.logger.child({ queue: QUEUE_NAMES.recompute, jobId: job.id, trigger: data.trigger });
+    const logger = deps.logger.child({ jobId: job.id, trigger: data.trigger });
     let lastProgressAt = 0;
     const outcome = await runRecompute(
       deps.db,
@@ -41,14 +36,14 @@ export function recomputeProcessor(deps: Omit<RecomputeWorkerDeps, 'connection'>
       { cutoff: data.cutoff, trigger: data.trigger, jobId: job.id ?? null, requestedAt: data.requestedAt },
       {
         logger,
-        beforePublish: deps.beforePublish,
+        beforePublish: seams.beforePublish,
         onProgress: (progress) => {
           const now = Date.now();
-          if (now - lastProgressAt < 500 && progress.stage === 'loading patients') return;
+          if (progress.stage === 'loading patients' && now - lastProgressAt < 500) return;
           lastProgressAt = now;
           job
             .updateProgress(progress)
-            .catch((error: unknown) => logger.warn({ err: error }, 'progress update failed'));
+            .catch((error: unknown) => logger.warn({ err: error }, 'could not report progress'));
         },
       },
     );
@@ -56,40 +51,30 @@ export function recomputeProcessor(deps: Omit<RecomputeWorkerDeps, 'connection'>
   };
 }
 
-export type RecomputeWorkerHandle = { worker: Worker; queue: RecomputeQueue; close: () => Promise<void> };
-
 /**
- * Starts the recompute worker of this process and registers the nightly schedule. Safe to run in
- * any number of processes: the schedule upsert is idempotent, the queue's global concurrency is
- * 1, each worker takes one job at a time, and each run holds the recompute advisory lock.
+ * `survflow worker`'s recompute processor. Safe in any number of processes: at start-up each
+ * process sets the queue's global concurrency to 1 and upserts the ONE nightly scheduler
+ * (idempotent by id); each worker takes one job at a time; each run holds the recompute
+ * advisory lock in PostgreSQL.
  */
-export async function startRecomputeWorker(deps: RecomputeWorkerDeps): Promise<RecomputeWorkerHandle> {
-  const queue = createRecomputeQueue(deps.config, deps.connection);
-  await limitRecomputeToOneAtATime(queue);
-  await registerRecomputeSchedule(queue, deps.config);
-  const worker = new Worker(QUEUE_NAMES.recompute, recomputeProcessor(deps), {
-    connection: deps.connection,
-    prefix: deps.config.queuePrefix,
-    concurrency: 1,
-    // A large cohort's summaries are computed synchronously; a long lock keeps a busy event loop
-    // from being mistaken for a dead worker (a killed worker's job is still recovered).
-    lockDuration: 5 * 60_000,
-    maxStalledCount: 2,
-  });
-  worker.on('failed', (job, error) =>
-    deps.logger.error({ queue: QUEUE_NAMES.recompute, jobId: job?.id, err: error }, 'recompute job failed'),
-  );
-  worker.on('error', (error) => deps.logger.error({ err: error }, 'recompute worker error'));
-  deps.logger.info(
-    { cron: deps.config.recompute.cron, timeZone: deps.config.recompute.timeZone },
-    'recompute worker started; nightly schedule registered',
-  );
-  return {
-    worker,
-    queue,
-    close: async () => {
-      await worker.close();
+export const recomputeProcessorDefinition: ProcessorDefinition = {
+  queue: QUEUE_NAMES.recompute,
+  concurrency: () => 1,
+  create: (deps) => createRecomputeProcessor(deps),
+  setup: async ({ config, logger, connection }) => {
+    const queue = createRecomputeQueue(config, connection);
+    try {
+      await limitRecomputeToOneAtATime(queue);
+      await registerRecomputeSchedule(queue, config);
+    } finally {
       await queue.close();
-    },
-  };
-}
+    }
+    logger.info(
+      { cron: config.recompute.cron, timeZone: config.recompute.timeZone },
+      'nightly recompute schedule registered',
+    );
+  },
+  // A large cohort's summaries are computed synchronously; a long lock keeps a busy event loop
+  // from being taken for a dead worker. A killed worker's job is still recovered (stalled check).
+  workerOptions: { lockDuration: 5 * 60_000, maxStalledCount: 2 },
+};

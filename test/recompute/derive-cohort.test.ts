@@ -49,7 +49,7 @@ const months = (from: string, to: string) =>
 
 async function load(...specs: (PatientSpec | SurvEvent[])[]) {
   const events = specs.flatMap((s) => (Array.isArray(s) ? s : patientEvents(s)));
-  await insertLedgerEvents(testDb.db, config.pseudonymKey, events);
+  await insertLedgerEvents(testDb.db, config, events);
 }
 
 describe('cohort derivation', () => {
@@ -284,12 +284,12 @@ describe('cohort derivation', () => {
       rows
         .map(({ run_id: _runId, ...rest }) => rest)
         .sort((x, y) => x.patient_key.localeCompare(y.patient_key));
-    await insertLedgerEvents(testDb.db, config.pseudonymKey, events);
+    await insertLedgerEvents(testDb.db, config, events);
     const inOrder = strip((await derive('2022-06-30')).rows);
     expect(inOrder.find((r) => r.cycles === 12)).toBeDefined();
     for (const seed of [1, 2, 3]) {
       await sql`truncate events`.execute(testDb.db);
-      await insertLedgerEvents(testDb.db, config.pseudonymKey, shuffle(events, seed));
+      await insertLedgerEvents(testDb.db, config, shuffle(events, seed));
       expect(strip((await derive('2022-06-30')).rows)).toEqual(inOrder);
     }
   });

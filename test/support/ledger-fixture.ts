@@ -1,41 +1,44 @@
-import { createHash, createHmac } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { SurvEvent } from '../../src/contract/events.js';
+import { patientKey } from '../../src/crypto/pseudonym.js';
 import type { Database } from '../../src/db/database.js';
+import { openSubmission } from '../../src/ingest/submission.js';
+import { writeIngestBatch } from '../../src/ingest/write-batch.js';
 
 /**
- * Writes contract events straight into the ledger for recompute tests, pseudonymized the way the
- * ingest does it (patient_key = HMAC-SHA256(PSEUDONYM_KEY, patientId), hex). It bypasses
- * validation and the ingest accounting on purpose: these tests are about the derivation.
+ * Writes contract events into the ledger through the ingest batch writer (validation,
+ * pseudonymization, idempotency exactly as in production), without a queue. Throws when an event
+ * is not accepted, so a broken fixture cannot pass silently.
  */
 export async function insertLedgerEvents(
   db: Kysely<Database>,
-  pseudonymKey: string,
+  keys: { pseudonymKey: string; rejectedBodyKey: Buffer },
   events: readonly SurvEvent[],
-  batchId = 'fixture',
 ): Promise<void> {
-  for (let i = 0; i < events.length; i += 1000) {
-    await db
-      .insertInto('events')
-      .values(
-        events.slice(i, i + 1000).map((event) => ({
-          source: event.source,
-          event_id: event.eventId,
-          type: event.type,
-          schema_version: event.schemaVersion,
-          patient_key: patientKeyOf(pseudonymKey, event.patientId),
-          occurred_on: event.occurredOn,
-          payload: JSON.stringify(event.payload),
-          content_hash: createHash('sha256').update(JSON.stringify(event)).digest('hex'),
-          batch_id: batchId,
-        })),
-      )
-      .execute();
+  const submission = await openSubmission(db, {
+    id: `fixture-${randomUUID()}`,
+    channel: 'cli',
+    source: null,
+  });
+  for (let i = 0, batchIndex = 0; i < events.length; i += 1000, batchIndex++) {
+    const slice = events.slice(i, i + 1000);
+    const account = await writeIngestBatch(db, keys, {
+      submissionId: submission.id,
+      batchIndex,
+      source: null,
+      items: slice.map((event, j) => ({ line: i + j + 1, raw: JSON.stringify(event) })),
+    });
+    if (account.accepted !== slice.length) {
+      throw new Error(
+        `fixture: ${account.accepted} of ${slice.length} events accepted (${account.duplicate} duplicate, ${account.rejected} rejected)`,
+      );
+    }
   }
 }
 
 export function patientKeyOf(pseudonymKey: string, patientId: string): string {
-  return createHmac('sha256', pseudonymKey).update(patientId, 'utf8').digest('hex');
+  return patientKey(pseudonymKey, patientId);
 }
 
 /** Adds days to an ISO date. */
@@ -141,4 +144,35 @@ export function retraction(
     occurredOn,
     payload: { targetEventId, reason: 'entered in error' },
   };
+}
+
+/**
+ * A deterministic synthetic cohort: `size` eligible patients with 1-20 cycles every 21 days,
+ * local radiotherapy for about a third, deaths for about two thirds, follow-up contacts, all
+ * starting in 2020. Same seed, same cohort.
+ */
+export function syntheticCohort(size: number, seed = 7): PatientSpec[] {
+  let state = seed;
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+  const specs: PatientSpec[] = [];
+  for (let i = 0; i < size; i++) {
+    const startOn = addDays('2020-01-01', Math.floor(random() * 365));
+    const cycles = 1 + Math.floor(random() * 20);
+    const survivalDays = 60 + Math.floor(random() * 1400);
+    const lastCycleDay = Math.min((cycles - 1) * 21, survivalDays - 1);
+    const dies = random() < 0.65;
+    const contactDays = [90, 180, 365, 540, 730, 1000].filter((d) => d < survivalDays);
+    specs.push({
+      id: `P${String(i).padStart(4, '0')}`,
+      startOn,
+      cycles: Math.floor(lastCycleDay / 21) + 1,
+      ...(random() < 0.35 ? { radiotherapyOn: addDays(startOn, 20 + Math.floor(random() * 60)) } : {}),
+      contacts: contactDays.map((d) => addDays(startOn, d)),
+      ...(dies ? { diedOn: addDays(startOn, survivalDays) } : {}),
+    });
+  }
+  return specs;
 }

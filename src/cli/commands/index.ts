@@ -5,6 +5,7 @@ import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
 import { registerSources } from './sources.js';
 import { registerSummary } from './summary.js';
+import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
 /** Every CLI command, one module each. */
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerSynth(program);
   registerApi(program);
   registerSources(program);
 }

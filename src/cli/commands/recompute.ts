@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { loadConfig } from '../../config.js';
 import { clinicalDate } from '../../contract/events.js';
 import { createDatabase } from '../../db/connection.js';
@@ -9,6 +8,7 @@ import {
   enqueueRecompute,
   limitRecomputeToOneAtATime,
 } from '../../jobs/recompute-queue.js';
+import { createRedisConnection } from '../../jobs/redis.js';
 import { effectiveCutoff } from '../../recompute/run-recompute.js';
 import { databaseNow, waitForRun } from '../../recompute/wait-for-run.js';
 
@@ -30,11 +30,7 @@ export function registerRecompute(program: Command): void {
         throw new InputError(`--timeout: expected a positive number of seconds, got ${options.timeout}`);
       }
       const config = loadConfig();
-      const connection = new Redis(config.redisUrl, {
-        maxRetriesPerRequest: 3,
-        connectionName: 'survflow-cli',
-      });
-      connection.on('error', () => {});
+      const connection = createRedisConnection(config.redisUrl, 'producer', 'survflow-recompute');
       const queue = createRecomputeQueue(config, connection);
       const db = options.wait
         ? createDatabase({ url: config.databaseUrl, poolMax: 1, applicationName: 'survflow-recompute' })

@@ -1,0 +1,213 @@
+/**
+ * `analyzeSurvival`: everything SPEC section 4 asks for, per group and overall, from rows of
+ * (group, time, event). Rows are split by group into typed arrays and sorted once natively; every
+ * estimator then works on aggregated event tables.
+ */
+import { InputError } from '../errors.js';
+import { type Bands, confidenceBands } from './confidence-bands.js';
+import { coxRegression } from './cox.js';
+import {
+  type EventTable,
+  eventTable,
+  groupedEventTable,
+  pooledEventTable,
+  pooledSample,
+  type SortedSample,
+} from './event-table.js';
+import { type KaplanMeierFit, kaplanMeier, reverseKaplanMeier } from './kaplan-meier.js';
+import { logRankTest } from './log-rank.js';
+import { median } from './quantiles.js';
+import { restrictedMean } from './rmst.js';
+import { atRiskTable, cumulativeEvents, survivalAt, timeGrid } from './survival-at.js';
+import type {
+  AnalysisOptions,
+  ConfType,
+  CoxComparison,
+  CurvePoint,
+  GroupSummary,
+  SurvivalAnalysis,
+  SurvivalRow,
+} from './types.js';
+
+export const DEFAULT_TIMES: readonly number[] = [12, 24, 36];
+export const OVERALL_LABEL = 'all';
+
+export type ResolvedOptions = {
+  confType: ConfType;
+  confLevel: number;
+  times: readonly number[];
+  atRiskStep: number;
+  rmstTau: number | undefined;
+  includeCurve: boolean;
+};
+
+export function resolveOptions(options: AnalysisOptions = {}): ResolvedOptions {
+  const confType = options.confType ?? 'log';
+  if (confType !== 'log' && confType !== 'log-log' && confType !== 'plain')
+    throw new InputError(`conf type must be log, log-log or plain, got ${String(confType)}`);
+  const confLevel = options.confLevel ?? 0.95;
+  if (!(confLevel > 0 && confLevel < 1))
+    throw new InputError(`conf level must be in (0, 1), got ${confLevel}`);
+  const times = options.times ?? DEFAULT_TIMES;
+  for (const t of times)
+    if (!Number.isFinite(t) || t < 0) throw new InputError(`times must be finite and >= 0, got ${t}`);
+  const atRiskStep = options.atRiskStep ?? 6;
+  if (!(atRiskStep > 0 && Number.isFinite(atRiskStep)))
+    throw new InputError(`at-risk step must be > 0, got ${atRiskStep}`);
+  const rmstTau = options.rmstTau;
+  if (rmstTau !== undefined && !(rmstTau > 0 && Number.isFinite(rmstTau)))
+    throw new InputError(`RMST tau must be > 0, got ${rmstTau}`);
+  return { confType, confLevel, times, atRiskStep, rmstTau, includeCurve: options.includeCurve ?? true };
+}
+
+/** Splits rows by group label into sorted samples; labels in JavaScript default sort order. */
+export function splitByGroup(rows: readonly SurvivalRow[]): { labels: string[]; samples: SortedSample[] } {
+  const index = new Map<string, number>();
+  const deathCounts: number[] = [];
+  const totals: number[] = [];
+  const rowGroup = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const t = row.time;
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0)
+      throw new InputError(`row ${i + 1}: time must be a finite number >= 0, got ${String(t)}`);
+    if (row.event !== 0 && row.event !== 1)
+      throw new InputError(`row ${i + 1}: event must be 0 or 1, got ${String(row.event)}`);
+    let g = index.get(row.group);
+    if (g === undefined) {
+      g = index.size;
+      index.set(row.group, g);
+      deathCounts.push(0);
+      totals.push(0);
+    }
+    rowGroup[i] = g;
+    totals[g]! += 1;
+    deathCounts[g]! += row.event;
+  }
+  const deaths = deathCounts.map((d) => new Float64Array(d));
+  const censorings = deathCounts.map((d, g) => new Float64Array(totals[g]! - d));
+  const di = new Int32Array(deaths.length);
+  const ci = new Int32Array(deaths.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const g = rowGroup[i]!;
+    if (row.event === 1) deaths[g]![di[g]!++] = row.time;
+    else censorings[g]![ci[g]!++] = row.time;
+  }
+  const labels = [...index.keys()].sort();
+  const samples = labels.map((label) => {
+    const g = index.get(label)!;
+    return { deaths: deaths[g]!.sort(), censorings: censorings[g]!.sort() };
+  });
+  return { labels, samples };
+}
+
+const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+function largestTime(sample: SortedSample): number {
+  const d = sample.deaths.length ? sample.deaths[sample.deaths.length - 1]! : Number.NEGATIVE_INFINITY;
+  const c = sample.censorings.length
+    ? sample.censorings[sample.censorings.length - 1]!
+    : Number.NEGATIVE_INFINITY;
+  return Math.max(d, c);
+}
+
+export function curvePoints(fit: KaplanMeierFit, bands: Bands): CurvePoint[] {
+  const out = new Array<CurvePoint>(fit.time.length);
+  for (let j = 0; j < fit.time.length; j++) {
+    const surv = fit.surv[j]!;
+    out[j] = {
+      time: fit.time[j]!,
+      nRisk: fit.nRisk[j]!,
+      nEvent: fit.nEvent[j]!,
+      nCensor: fit.nCensor[j]!,
+      surv,
+      stdErr: orNull(fit.stdErrCumHaz[j]! * surv),
+      lower: orNull(bands.lower[j]!),
+      upper: orNull(bands.upper[j]!),
+    };
+  }
+  return out;
+}
+
+/** The summary of one group (or of all rows), from its event table. */
+export function summarizeGroup(
+  label: string,
+  table: EventTable,
+  opts: ResolvedOptions,
+  largestTimeOverall: number,
+): GroupSummary {
+  const fit = kaplanMeier(table);
+  const bands = confidenceBands(fit, opts.confType, opts.confLevel);
+  const med = median(fit, bands);
+  const cumEvents = cumulativeEvents(fit);
+  const reverse = reverseKaplanMeier(table);
+  const followUp = median(reverse, confidenceBands(reverse, 'log', opts.confLevel));
+  const rmst = restrictedMean(fit, opts.rmstTau ?? largestTimeOverall);
+  let events = 0;
+  for (let j = 0; j < table.nEvent.length; j++) events += table.nEvent[j]!;
+  return {
+    group: label,
+    n: table.n,
+    events,
+    censored: table.n - events,
+    median: orNull(med.quantile),
+    medianLower: orNull(med.lower),
+    medianUpper: orNull(med.upper),
+    survival: survivalAt(fit, bands, opts.times, cumEvents).map((s) => ({
+      time: s.time,
+      surv: s.surv,
+      stdErr: orNull(s.stdErr),
+      lower: orNull(s.lower),
+      upper: orNull(s.upper),
+      nRisk: s.nRisk,
+      inRange: s.inRange,
+    })),
+    rmst: { tau: rmst.tau, estimate: rmst.estimate, stdErr: orNull(rmst.stdErr) },
+    followUpMedian: orNull(followUp.quantile),
+    atRisk: atRiskTable(fit, timeGrid(largestTimeOverall, opts.atRiskStep), cumEvents).map((a) => ({
+      time: a.time,
+      nRisk: a.nRisk,
+    })),
+    curve: opts.includeCurve ? curvePoints(fit, bands) : [],
+  };
+}
+
+export function analyzeSurvival(
+  rows: readonly SurvivalRow[],
+  options: AnalysisOptions = {},
+): SurvivalAnalysis {
+  const opts = resolveOptions(options);
+  if (rows.length === 0) throw new InputError('no rows to analyze');
+  const { labels, samples } = splitByGroup(rows);
+  const pooled = pooledSample(samples);
+  const largest = largestTime(pooled);
+  const grouped = groupedEventTable(samples, pooled);
+  const groups = labels.map((label, g) =>
+    // Each group's own near-equal times are merged within the group, as survfit on that group's
+    // rows does (the R reference calls).
+    summarizeGroup(label, eventTable(samples[g]!), opts, largest),
+  );
+  const overall = summarizeGroup(OVERALL_LABEL, pooledEventTable(grouped), opts, largest);
+  let logRank: SurvivalAnalysis['logRank'] = null;
+  let cox: CoxComparison | null = null;
+  if (labels.length >= 2) {
+    const lr = logRankTest(grouped);
+    logRank = { chisq: lr.chisq, df: lr.df, p: orNull(lr.p) };
+  }
+  if (labels.length === 2) {
+    const model = coxRegression(grouped, labels, { confLevel: opts.confLevel });
+    const term = model?.terms[0];
+    // No deaths at all: no model (R's coxph has nothing to fit).
+    if (term)
+      cox = {
+        reference: labels[0]!,
+        group: labels[1]!,
+        hr: orNull(term.hr),
+        lower: orNull(term.hrLower),
+        upper: orNull(term.hrUpper),
+        p: orNull(term.p),
+      };
+  }
+  return { groups, overall, logRank, cox };
+}

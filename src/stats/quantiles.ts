@@ -1,0 +1,59 @@
+/**
+ * Quantiles of a Kaplan-Meier curve and their confidence limits, as survival's `survmean`
+ * (print.survfit / summary()$table) computes the median: the first curve time where the curve is
+ * below the target (1 - p) plus a tolerance of sqrt(.Machine$double.eps); if the curve equals the
+ * target there (within the tolerance) and drops below it later, the midpoint between that time and
+ * the next time it is lower. The CI limits apply the same rule to the pointwise bands, skipping NA.
+ */
+import type { Bands } from './confidence-bands.js';
+import type { KaplanMeierFit } from './kaplan-meier.js';
+import { TIME_TOLERANCE } from './time-fix.js';
+
+/** R uses the same tolerance as all.equal: sqrt(.Machine$double.eps). */
+export const SURVIVAL_TOLERANCE = TIME_TOLERANCE;
+
+/**
+ * The first time `values` reaches `target` (R's `minmin`), NaN when never. NaN values are skipped.
+ */
+export function firstCrossing(values: Float64Array, time: Float64Array, target: number): number {
+  const tol = SURVIVAL_TOLERANCE;
+  const m = values.length;
+  let first = -1;
+  for (let j = 0; j < m; j++) {
+    const v = values[j]!;
+    if (!Number.isNaN(v) && v < target + tol) {
+      first = j;
+      break;
+    }
+  }
+  if (first < 0) return Number.NaN;
+  const y1 = values[first]!;
+  if (Math.abs(y1 - target) < tol) {
+    for (let k = first + 1; k < m; k++) {
+      const v = values[k]!;
+      // Only kept values count (non-NA and below target + tol); any value below y1 qualifies.
+      if (!Number.isNaN(v) && v < target + tol && v < y1) return (time[first]! + time[k]!) / 2;
+    }
+  }
+  return time[first]!;
+}
+
+export type QuantileEstimate = { quantile: number; lower: number; upper: number };
+
+/**
+ * The p-th quantile of the survival time (p = 0.5 is the median) with its CI from `bands`.
+ * NaN means not reached.
+ */
+export function quantile(fit: KaplanMeierFit, p: number, bands: Bands): QuantileEstimate {
+  if (!(p > 0 && p < 1)) throw new RangeError(`quantile p must be in (0, 1), got ${p}`);
+  const target = 1 - p;
+  return {
+    quantile: firstCrossing(fit.surv, fit.time, target),
+    lower: firstCrossing(bands.lower, fit.time, target),
+    upper: firstCrossing(bands.upper, fit.time, target),
+  };
+}
+
+export function median(fit: KaplanMeierFit, bands: Bands): QuantileEstimate {
+  return quantile(fit, 0.5, bands);
+}
