@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IntakeAnswer } from '../../src/api/intake.js';
 import { revokeSourceOrKey } from '../../src/auth/api-keys.js';
 import { startTestApi, type TestApi, waitForBatch } from '../support/api.js';
 
@@ -84,28 +85,45 @@ describe('HTTP intake: POST /v1/events and GET /v1/batches/:id', () => {
       authorization: `Bearer ${ingestKey}`,
     });
     expect(response.status).toBe(202);
-    const answer = (await response.json()) as Record<string, any>;
-    expect(answer).toMatchObject({ status: 'enqueued', received: 5, enqueued: 3, rejectedAtEdge: 2, replayed: false });
-    expect(answer.rejections.map((r: any) => r.index)).toEqual([3, 4]);
-    expect(answer.rejections[0].reasons[0].path).toBe('payload.cycleNumber');
-    expect(answer.rejections[1].reasons[0].message).toMatch(/source mismatch/);
+    const answer = (await response.json()) as IntakeAnswer;
+    expect(answer).toMatchObject({
+      status: 'enqueued',
+      received: 5,
+      enqueued: 3,
+      rejectedAtEdge: 2,
+      replayed: false,
+    });
+    expect(answer.rejections.map((r) => r.index)).toEqual([3, 4]);
+    expect(answer.rejections[0]?.reasons[0]?.path).toBe('payload.cycleNumber');
+    expect(answer.rejections[1]?.reasons[0]?.message).toMatch(/source mismatch/);
 
     const account = await waitForBatch(api, ingestKey, answer.batchId);
     expect(account).toMatchObject({ submitted: 5, accepted: 3, duplicate: 0, rejected: 2 });
-    const ledger = await api.deps.db.selectFrom('events').select(['source', 'event_id']).orderBy('event_id').execute();
+    const ledger = await api.deps.db
+      .selectFrom('events')
+      .select(['source', 'event_id'])
+      .orderBy('event_id')
+      .execute();
     expect(ledger).toEqual([
       { source: 'ehr', event_id: 'cyc-1' },
       { source: 'ehr', event_id: 'cyc-2' },
       { source: 'ehr', event_id: 'reg-1' },
     ]);
     // The edge rejections are stored with their raw body, like worker rejections.
-    const rejected = await api.deps.db.selectFrom('rejected_events').select(['line_number', 'reasons']).execute();
+    const rejected = await api.deps.db
+      .selectFrom('rejected_events')
+      .select(['line_number', 'reasons'])
+      .execute();
     expect(rejected.map((r) => r.line_number).sort()).toEqual([4, 5]);
 
     // Another source cannot read this account; an admin can.
-    const foreign = await fetch(`${api.url}/v1/batches/${answer.batchId}`, { headers: { 'x-api-key': otherKey } });
+    const foreign = await fetch(`${api.url}/v1/batches/${answer.batchId}`, {
+      headers: { 'x-api-key': otherKey },
+    });
     expect(foreign.status).toBe(404);
-    const admin = await fetch(`${api.url}/v1/batches/${answer.batchId}`, { headers: { 'x-api-key': adminKey } });
+    const admin = await fetch(`${api.url}/v1/batches/${answer.batchId}`, {
+      headers: { 'x-api-key': adminKey },
+    });
     expect(admin.status).toBe(200);
   });
 
@@ -117,24 +135,33 @@ describe('HTTP intake: POST /v1/events and GET /v1/batches/:id', () => {
       JSON.stringify(cycle(6)),
       'not json at all',
     ].join('\n');
-    const response = await post(body, { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ingestKey}` });
+    const response = await post(body, {
+      'content-type': 'application/x-ndjson',
+      authorization: `Bearer ${ingestKey}`,
+    });
     expect(response.status).toBe(202);
-    const answer = (await response.json()) as Record<string, any>;
+    const answer = (await response.json()) as IntakeAnswer;
     expect(answer).toMatchObject({ received: 4, enqueued: 2, rejectedAtEdge: 2 });
-    expect(answer.rejections.map((r: any) => r.line)).toEqual([2, 5]);
-    expect(answer.rejections[0].reasons).toEqual([{ path: '(line)', message: 'not valid JSON' }]);
+    expect(answer.rejections.map((r) => r.line)).toEqual([2, 5]);
+    expect(answer.rejections[0]?.reasons).toEqual([{ path: '(line)', message: 'not valid JSON' }]);
     const account = await waitForBatch(api, ingestKey, answer.batchId);
     expect(account).toMatchObject({ submitted: 4, accepted: 2, rejected: 2 });
-    expect((account.rejections as any[]).map((r) => r.line)).toEqual([2, 5]);
+    expect((account.rejections as { line: number }[]).map((r) => r.line)).toEqual([2, 5]);
   });
 
   it('answers a malformed JSON body with 400 and an oversized body with 413, as JSON', async () => {
-    const bad = await post('[{"eventId": ', { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` });
+    const bad = await post('[{"eventId": ', {
+      'content-type': 'application/json',
+      authorization: `Bearer ${ingestKey}`,
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'bad request' });
     const big = JSON.stringify(Array.from({ length: 200 }, (_, i) => cycle(i + 1)));
     expect(big.length).toBeGreaterThan(20_000);
-    const tooLarge = await post(big, { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` });
+    const tooLarge = await post(big, {
+      'content-type': 'application/json',
+      authorization: `Bearer ${ingestKey}`,
+    });
     expect(tooLarge.status).toBe(413);
     expect(await tooLarge.json()).toMatchObject({ error: 'payload too large' });
     // The server is still fine.
@@ -144,29 +171,34 @@ describe('HTTP intake: POST /v1/events and GET /v1/batches/:id', () => {
   it('is idempotent: a re-send maps to the same submission and enqueues nothing twice', async () => {
     const body = JSON.stringify([cycle(7), cycle(8)]);
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` };
-    const first = (await (await post(body, headers)).json()) as Record<string, any>;
+    const first = (await (await post(body, headers)).json()) as IntakeAnswer;
     await waitForBatch(api, ingestKey, first.batchId);
-    const again = (await (await post(body, headers)).json()) as Record<string, any>;
+    const again = (await (await post(body, headers)).json()) as IntakeAnswer;
     expect(again.batchId).toBe(first.batchId);
     expect(again.replayed).toBe(true);
     const account = await waitForBatch(api, ingestKey, first.batchId);
     expect(account).toMatchObject({ submitted: 2, accepted: 2, duplicate: 0 });
 
     const keyed = { ...headers, 'idempotency-key': 'delivery-42' };
-    const a = (await (await post(JSON.stringify([cycle(9)]), keyed)).json()) as Record<string, any>;
-    const b = (await (await post(JSON.stringify([cycle(9)]), keyed)).json()) as Record<string, any>;
+    const a = (await (await post(JSON.stringify([cycle(9)]), keyed)).json()) as IntakeAnswer;
+    const b = (await (await post(JSON.stringify([cycle(9)]), keyed)).json()) as IntakeAnswer;
     expect(b).toMatchObject({ batchId: a.batchId, replayed: true });
     const conflict = await post(JSON.stringify([cycle(10)]), keyed);
     expect(conflict.status).toBe(422);
     // The same events under a new key are accounted as duplicates, not stored twice.
-    const resend = (await (await post(body, { ...headers, 'idempotency-key': 'other' })).json()) as Record<string, any>;
+    const resend = (await (
+      await post(body, { ...headers, 'idempotency-key': 'other' })
+    ).json()) as IntakeAnswer;
     expect(await waitForBatch(api, ingestKey, resend.batchId)).toMatchObject({ accepted: 0, duplicate: 2 });
   });
 
-  it('refuses a retraction of another source\'s event, and a retraction claiming another source', async () => {
+  it("refuses a retraction of another source's event, and a retraction claiming another source", async () => {
     const theirs = event({ eventId: 'onc-reg-1', source: 'oncology-is' });
-    const sent = await post(JSON.stringify([theirs]), { 'content-type': 'application/json', 'x-api-key': otherKey });
-    await waitForBatch(api, otherKey, ((await sent.json()) as any).batchId);
+    const sent = await post(JSON.stringify([theirs]), {
+      'content-type': 'application/json',
+      'x-api-key': otherKey,
+    });
+    await waitForBatch(api, otherKey, ((await sent.json()) as IntakeAnswer).batchId);
 
     const retract = (source: string) =>
       event({
@@ -179,13 +211,16 @@ describe('HTTP intake: POST /v1/events and GET /v1/batches/:id', () => {
       'content-type': 'application/json',
       authorization: `Bearer ${ingestKey}`,
     });
-    const answer = (await response.json()) as Record<string, any>;
+    const answer = (await response.json()) as IntakeAnswer;
     expect(answer.rejectedAtEdge).toBe(2);
-    expect(answer.rejections[0].reasons[0].message).toMatch(/sent by another source/);
-    expect(answer.rejections[1].reasons[0].message).toMatch(/source mismatch/);
+    expect(answer.rejections[0]?.reasons[0]?.message).toMatch(/sent by another source/);
+    expect(answer.rejections[1]?.reasons[0]?.message).toMatch(/source mismatch/);
     const account = await waitForBatch(api, ingestKey, answer.batchId);
     expect(account).toMatchObject({ accepted: 0, rejected: 2 });
-    const retractions = await api.deps.db.selectFrom('events').where('type', '=', 'event.retracted').execute();
+    const retractions = await api.deps.db
+      .selectFrom('events')
+      .where('type', '=', 'event.retracted')
+      .execute();
     expect(retractions).toEqual([]);
   });
 
@@ -197,11 +232,19 @@ describe('HTTP intake: POST /v1/events and GET /v1/batches/:id', () => {
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(/survflow_events_total\{outcome="accepted"\} \d+/);
     expect(metrics).toMatch(/survflow_queue_jobs\{queue="ingest",state="waiting"\} \d+/);
-    expect(metrics).toMatch(/survflow_api_intake_items_total\{channel="http",outcome="rejected_at_edge"\} \d+/);
+    expect(metrics).toMatch(
+      /survflow_api_intake_items_total\{channel="http",outcome="rejected_at_edge"\} \d+/,
+    );
     expect(metrics).toMatch(/survflow_job_duration_seconds\{queue="ingest",quantile="0.5"\}/);
-    const openapi = (await (await fetch(`${api.url}/openapi.json`)).json()) as Record<string, any>;
+    const openapi = (await (await fetch(`${api.url}/openapi.json`)).json()) as { paths: object };
     expect(Object.keys(openapi.paths)).toEqual(
-      expect.arrayContaining(['/v1/events', '/fhir/Bundle', '/v1/batches/{id}', '/v1/summaries/latest', '/v1/runs']),
+      expect.arrayContaining([
+        '/v1/events',
+        '/fhir/Bundle',
+        '/v1/batches/{id}',
+        '/v1/summaries/latest',
+        '/v1/runs',
+      ]),
     );
     expect((await fetch(`${api.url}/docs/`)).status).toBe(200);
   });

@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { startTestApi, type TestApi, waitForBatch } from '../support/api.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { IntakeAnswer } from '../../src/api/intake.js';
 import { patientHistoryBundle } from '../fhir/fixtures.js';
+import { startTestApi, type TestApi, waitForBatch } from '../support/api.js';
 
 const run = promisify(execFile);
 
@@ -60,7 +60,11 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
     expect((noSource as { code?: number }).code).toBe(2);
     const result = await survflow(['ingest', '--format', 'fhir', '--source', 'ehr', '--wait', file]);
     expect(result.stdout).toMatch(/accepted\s+8/);
-    const ids = await api.deps.db.selectFrom('events').select('event_id').where('source', '=', 'ehr').execute();
+    const ids = await api.deps.db
+      .selectFrom('events')
+      .select('event_id')
+      .where('source', '=', 'ehr')
+      .execute();
     expect(ids).toHaveLength(8);
   });
 
@@ -76,7 +80,7 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
       body,
       headers: { 'content-type': 'text/csv', authorization: `Bearer ${key}` },
     });
-    const answer = (await response.json()) as Record<string, any>;
+    const answer = (await response.json()) as IntakeAnswer;
     expect(answer).toMatchObject({ received: 2, enqueued: 1, rejectedAtEdge: 1 });
     expect(answer.rejections[0]).toMatchObject({ line: 3 });
     expect(await waitForBatch(api, key, answer.batchId)).toMatchObject({ accepted: 1, rejected: 1 });

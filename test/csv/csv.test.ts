@@ -20,7 +20,10 @@ describe('CSV reader', () => {
     expect(parseCsv('a,b\n1,x"y\n').problems).toEqual([
       { line: 2, message: 'a quote inside an unquoted field', text: '1,x"y' },
     ]);
-    expect(parseCsv('a,b\n1,"open\n2,3\n').problems[0]).toMatchObject({ line: 2, message: 'unterminated quoted field' });
+    expect(parseCsv('a,b\n1,"open\n2,3\n').problems[0]).toMatchObject({
+      line: 2,
+      message: 'unterminated quoted field',
+    });
   });
 });
 
@@ -75,7 +78,9 @@ describe('CSV intake mapping', () => {
 
   it('refuses a file whose header is unusable', () => {
     expect(() => mapCsv('type,eventId,patientId\n', 'x')).toThrow(/missing column\(s\) occurredOn/);
-    expect(() => mapCsv('type,eventId,patientId,occurredOn,colour\n', 'x')).toThrow(/unknown column\(s\) colour/);
+    expect(() => mapCsv('type,eventId,patientId,occurredOn,colour\n', 'x')).toThrow(
+      /unknown column\(s\) colour/,
+    );
     expect(() => mapCsv('type,eventId,patientId,occurredOn\n', null)).toThrow(/--source/);
   });
 });

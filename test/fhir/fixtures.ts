@@ -15,7 +15,9 @@ export function cycleAdministration(id: string, cycle: number, date: string, age
     meta: { profile: [PROFILES.cancerRelatedMedicationAdministration] },
     extension: [line1, { url: EXTENSIONS.treatmentCycleNumber, valuePositiveInt: cycle }],
     status: 'completed',
-    medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: agent }] },
+    medicationCodeableConcept: {
+      coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: agent }],
+    },
     subject,
     effectiveDateTime: `${date}T09:30:00+08:00`,
   };
@@ -53,12 +55,30 @@ export function patientHistoryBundle() {
             {
               url: EXTENSIONS.histologyMorphologyBehavior,
               valueCodeableConcept: {
-                coding: [{ system: 'http://snomed.info/sct', code: '28899001', display: 'Squamous cell carcinoma, no ICD-O subtype' }],
+                coding: [
+                  {
+                    system: 'http://snomed.info/sct',
+                    code: '28899001',
+                    display: 'Squamous cell carcinoma, no ICD-O subtype',
+                  },
+                ],
               },
             },
           ],
-          clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'recurrence' }] },
-          code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'C15.4', display: 'Malignant neoplasm of middle third of esophagus' }] },
+          clinicalStatus: {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'recurrence' },
+            ],
+          },
+          code: {
+            coding: [
+              {
+                system: 'http://hl7.org/fhir/sid/icd-10-cm',
+                code: 'C15.4',
+                display: 'Malignant neoplasm of middle third of esophagus',
+              },
+            ],
+          },
           subject,
           onsetDateTime: '2020-01-10',
         },
@@ -75,22 +95,46 @@ export function patientHistoryBundle() {
             line1,
             {
               url: EXTENSIONS.procedureIntent,
-              valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '373808002', display: 'Curative' }] },
+              valueCodeableConcept: {
+                coding: [{ system: 'http://snomed.info/sct', code: '373808002', display: 'Curative' }],
+              },
             },
             {
               url: EXTENSIONS.radiotherapyDoseDeliveredToVolume,
               extension: [
                 { url: 'volume', valueReference: { reference: 'BodyStructure/ptv1' } },
-                { url: 'totalDoseDelivered', valueQuantity: { value: 5040, unit: 'cGy', system: 'http://unitsofmeasure.org', code: 'cGy' } },
+                {
+                  url: 'totalDoseDelivered',
+                  valueQuantity: {
+                    value: 5040,
+                    unit: 'cGy',
+                    system: 'http://unitsofmeasure.org',
+                    code: 'cGy',
+                  },
+                },
                 { url: 'fractionsDelivered', valueUnsignedInt: 28 },
               ],
             },
           ],
           status: 'completed',
-          code: { coding: [{ system: 'http://snomed.info/sct', code: '1217123003', display: 'Radiotherapy course of treatment' }] },
+          code: {
+            coding: [
+              {
+                system: 'http://snomed.info/sct',
+                code: '1217123003',
+                display: 'Radiotherapy course of treatment',
+              },
+            ],
+          },
           subject,
           performedPeriod: { start: '2020-03-01', end: '2020-04-10' },
-          bodySite: [{ coding: [{ system: 'http://snomed.info/sct', code: '32849002', display: 'Esophageal structure' }] }],
+          bodySite: [
+            {
+              coding: [
+                { system: 'http://snomed.info/sct', code: '32849002', display: 'Esophageal structure' },
+              ],
+            },
+          ],
         },
       },
       {
@@ -111,7 +155,9 @@ export function patientHistoryBundle() {
           code: { coding: [{ system: 'http://loinc.org', code: '75186-7', display: 'Vital status' }] },
           subject,
           effectiveDateTime: '2021-06-01',
-          valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '438949009', display: 'Alive' }] },
+          valueCodeableConcept: {
+            coding: [{ system: 'http://snomed.info/sct', code: '438949009', display: 'Alive' }],
+          },
         },
       },
     ],
@@ -129,13 +175,25 @@ export function patientHistoryEvents(source: string) {
     payload: { line: 1, cycleNumber: n, agent: 'camrelizumab' },
   });
   return [
-    { ...base, eventId: 'Patient/p100', type: 'death.recorded', occurredOn: '2021-08-15', payload: { diedOn: '2021-08-15' } },
+    {
+      ...base,
+      eventId: 'Patient/p100',
+      type: 'death.recorded',
+      occurredOn: '2021-08-15',
+      payload: { diedOn: '2021-08-15' },
+    },
     {
       ...base,
       eventId: 'Condition/c1',
       type: 'patient.registered',
       occurredOn: '2020-01-10',
-      payload: { histology: 'ESCC', diseaseSetting: 'recurrent', diagnosedOn: '2020-01-10', sex: 'male', birthYear: 1955 },
+      payload: {
+        histology: 'ESCC',
+        diseaseSetting: 'recurrent',
+        diagnosedOn: '2020-01-10',
+        sex: 'male',
+        birthYear: 1955,
+      },
     },
     cycle('ma1', 1, '2020-02-01'),
     cycle('ma2', 2, '2020-02-22'),
@@ -145,9 +203,29 @@ export function patientHistoryEvents(source: string) {
       eventId: 'Procedure/rt1',
       type: 'radiotherapy.course',
       occurredOn: '2020-03-01',
-      payload: { line: 1, intent: 'local', site: 'primary', startedOn: '2020-03-01', totalDoseGy: 50.4, fractions: 28, endedOn: '2020-04-10' },
+      payload: {
+        line: 1,
+        intent: 'local',
+        site: 'primary',
+        startedOn: '2020-03-01',
+        totalDoseGy: 50.4,
+        fractions: 28,
+        endedOn: '2020-04-10',
+      },
     },
-    { ...base, eventId: 'Encounter/enc1', type: 'followup.contact', occurredOn: '2021-03-01', payload: { vitalStatus: 'alive' } },
-    { ...base, eventId: 'Observation/vs1', type: 'followup.contact', occurredOn: '2021-06-01', payload: { vitalStatus: 'alive' } },
+    {
+      ...base,
+      eventId: 'Encounter/enc1',
+      type: 'followup.contact',
+      occurredOn: '2021-03-01',
+      payload: { vitalStatus: 'alive' },
+    },
+    {
+      ...base,
+      eventId: 'Observation/vs1',
+      type: 'followup.contact',
+      occurredOn: '2021-06-01',
+      payload: { vitalStatus: 'alive' },
+    },
   ];
 }

@@ -72,7 +72,10 @@ describe('FHIR R4 / mCODE bundle mapping', () => {
   it('uses the Patient logical id when the bundle has no MRN for the subject, and cycle/line from dosage.text', () => {
     const administration = { ...cycleAdministration('m9', 1, '2020-01-01', 'Tislelizumab'), extension: [] };
     const withText = { ...administration, dosage: { text: 'line 1 cycle 4, 200 mg IV' } };
-    const [outcome] = mapBundle({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: withText }] }, 'ehr');
+    const [outcome] = mapBundle(
+      { resourceType: 'Bundle', type: 'collection', entry: [{ resource: withText }] },
+      'ehr',
+    );
     expect(outcome).toMatchObject({
       kind: 'event',
       event: { patientId: 'p100', payload: { line: 1, cycleNumber: 4, agent: 'tislelizumab' } },
@@ -110,11 +113,16 @@ describe('FHIR R4 / mCODE bundle mapping', () => {
     const bundle = {
       resourceType: 'Bundle',
       type: 'collection',
-      entry: [noCycle, chemo, notDone, surgery, noSite, allergy, noDate, noId].map((resource) => ({ resource })),
+      entry: [noCycle, chemo, notDone, surgery, noSite, allergy, noDate, noId].map((resource) => ({
+        resource,
+      })),
     };
     const rejected = rejections(mapBundle(bundle, 'ehr'));
     expect(rejected.map((r) => [r.resource, r.reasons[0]?.path])).toEqual([
-      ['MedicationAdministration/m10', 'MedicationAdministration.extension[https://survflow.dev/fhir/StructureDefinition/treatment-line]'],
+      [
+        'MedicationAdministration/m10',
+        'MedicationAdministration.extension[https://survflow.dev/fhir/StructureDefinition/treatment-line]',
+      ],
       ['MedicationAdministration/m11', 'MedicationAdministration.medication[x]'],
       ['MedicationAdministration/m12', 'MedicationAdministration.status'],
       ['Procedure/surg1', 'Procedure.code'],
@@ -131,6 +139,8 @@ describe('FHIR R4 / mCODE bundle mapping', () => {
 
   it('refuses what is not a transaction or collection Bundle', () => {
     expect(() => mapBundle({ resourceType: 'Patient' }, 'ehr')).toThrow(InputError);
-    expect(() => mapBundle({ resourceType: 'Bundle', type: 'searchset', entry: [] }, 'ehr')).toThrow(/searchset/);
+    expect(() => mapBundle({ resourceType: 'Bundle', type: 'searchset', entry: [] }, 'ehr')).toThrow(
+      /searchset/,
+    );
   });
 });

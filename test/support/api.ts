@@ -85,7 +85,9 @@ export async function waitForBatch(
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const response = await fetch(`${api.url}/v1/batches/${batchId}`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await fetch(`${api.url}/v1/batches/${batchId}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     const body = (await response.json()) as Record<string, unknown>;
     if (body.status === 'complete') return body;
     if (Date.now() > deadline) throw new Error(`batch ${batchId} not complete: ${JSON.stringify(body)}`);
