@@ -174,7 +174,6 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request) => {
-      if (!/^\d+$/.test(request.params.id)) throw new NotFoundError(`no run ${request.params.id}`);
       const run = await deps.db
         .selectFrom('runs')
         .selectAll()
@@ -216,7 +215,6 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request, reply) => {
-      if (!/^\d+$/.test(request.params.id)) throw new NotFoundError(`no published run ${request.params.id}`);
       return sendSummary(request, reply, await cache.byId(request.params.id), request.query.format);
     },
   );
