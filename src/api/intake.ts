@@ -54,6 +54,13 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The ingest job contract bounds an item's reasons (50, 500 / 2,000 characters). */
+function withinJobLimits(reasons: RejectionReason[]): RejectionReason[] {
+  return reasons
+    .slice(0, 50)
+    .map((r) => ({ path: r.path.slice(0, 500), message: r.message.slice(0, 2_000) }));
+}
+
 export async function submitItems(
   deps: ApiDeps,
   request: {

@@ -67,6 +67,8 @@ type Entry = {
   resource: Json;
   type: string;
   id: string | undefined;
+  /** `entry.request.method` of a transaction entry (PUT, POST, DELETE, ...). */
+  method: string | undefined;
 };
 
 class BundleIndex {
@@ -436,6 +438,7 @@ function readEntries(bundle: unknown): Entry[] {
       resource,
       type: asString(resource.resourceType) ?? '(no resourceType)',
       id: asString(resource.id),
+      method: asString(asObject(e?.request)?.method)?.toUpperCase(),
     };
   });
 }
@@ -463,6 +466,9 @@ export function mapBundle(bundle: unknown, source: string): FhirOutcome[] {
   return entries.map((entry): FhirOutcome => {
     const resource = `${entry.type}/${entry.id ?? `(entry ${entry.index})`}`;
     try {
+      if (entry.method === 'DELETE') {
+        fail('Bundle.entry.request', 'DELETE is not mapped: withdraw a fact with an event.retracted event');
+      }
       if (!entry.id && entry.type !== '(no resourceType)') {
         fail(`${entry.type}.id`, 'missing: the resource id, which becomes the event id');
       }

@@ -137,6 +137,19 @@ describe('FHIR R4 / mCODE bundle mapping', () => {
     expect(JSON.parse(rejected[3]?.raw ?? '{}')).toEqual(surgery);
   });
 
+  it('rejects DELETE entries of a transaction, naming the entry', () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ request: { method: 'DELETE', url: 'MedicationAdministration/ma1' } }],
+    };
+    const [outcome] = mapBundle(bundle, 'ehr');
+    expect(outcome).toMatchObject({
+      kind: 'rejected',
+      reasons: [{ path: 'Bundle.entry.request', message: expect.stringMatching(/DELETE is not mapped/) }],
+    });
+  });
+
   it('refuses what is not a transaction or collection Bundle', () => {
     expect(() => mapBundle({ resourceType: 'Patient' }, 'ehr')).toThrow(InputError);
     expect(() => mapBundle({ resourceType: 'Bundle', type: 'searchset', entry: [] }, 'ehr')).toThrow(
