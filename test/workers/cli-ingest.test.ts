@@ -15,7 +15,6 @@ import {
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
 const main = path.join(root, 'src/cli/main.ts');
 
 let testDb: TestDatabase;
@@ -35,7 +34,12 @@ beforeAll(async () => {
     REDIS_URL: inject('redisUrl'),
     QUEUE_PREFIX: uniqueQueuePrefix('cli'),
   };
-  worker = spawn(tsx, [main, 'worker'], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself with tsx's loader (not the tsx wrapper), so a signal reaches the worker directly.
+  worker = spawn(process.execPath, ['--import', 'tsx', main, 'worker'], {
+    env,
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   worker.stdout?.on('data', (chunk) => {
     workerLog += chunk;
   });
@@ -54,7 +58,11 @@ afterAll(async () => {
 
 async function survflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(tsx, [main, ...args], { env, cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], {
+      env,
+      cwd: root,
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -147,9 +155,28 @@ describe('survflow ingest --wait (as a process)', () => {
     expect(await exited).toBe(0);
     expect(workerLog).toMatch(/"msg":"stopped"/);
 
-    const result = await survflow(['ingest', 'examples/sample.ndjson', '--wait', '--timeout', '2']);
+    const result = await survflow([
+      'ingest',
+      'examples/sample.ndjson',
+      '--wait',
+      '--timeout',
+      '2',
+      '--no-local-worker',
+    ]);
     expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/warning: no worker is running on the ingest queue/);
     expect(result.stderr).toMatch(/timed out after 2s with 1 batches not accounted/);
     expect(result.stderr).toMatch(/still queued or running: 0/);
   }, 60_000);
+
+  it('with --wait and no worker running, processes the batches in the CLI process', async () => {
+    // The batch left queued by the test above is for another submission; this one is complete
+    // on its own, and the local worker drains the old one too.
+    const result = await survflow(['ingest', 'examples/sample.ndjson', '--wait', '--timeout', '60']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      /no worker is running on the ingest queue: processing the batches in this process/,
+    );
+    expect(count(result.stdout, 'duplicate')).toBe(14);
+  }, 90_000);
 });

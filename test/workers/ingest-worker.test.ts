@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { createDatabase } from '../../src/db/connection.js';
+import { createDatabase, siblingDatabaseUrl } from '../../src/db/connection.js';
 import {
   enqueueBatch,
   getSubmissionAccount,
@@ -132,12 +133,13 @@ describe('ingest through BullMQ', () => {
 describe('transient database failure', () => {
   it('retries with backoff until the database is back, then writes the batch once', async () => {
     const name = `survflow_test_late_${process.pid}`;
-    const url = new URL(testDb.url);
-    url.pathname = `/${name}`;
-    await dropDatabase(inject('databaseUrl'), name);
+    const staging = `${name}_staging`;
+    const server = inject('databaseUrl');
+    await dropDatabase(server, name);
     const lateConfig = testConfig({
-      databaseUrl: url.toString(),
-      env: { INGEST_BACKOFF_MS: '100', INGEST_ATTEMPTS: '30' },
+      databaseUrl: siblingDatabaseUrl(testDb.url, name),
+      // Short first delay: the backoff doubles per attempt and this test has a time limit.
+      env: { INGEST_BACKOFF_MS: '10', INGEST_ATTEMPTS: '30' },
     });
     const lateDb = createDatabase({ url: lateConfig.databaseUrl, poolMax: 2 });
     const lateRuntime = await startWorkers({ config: lateConfig, db: lateDb, logger });
@@ -149,10 +151,19 @@ describe('transient database failure', () => {
       await waitFor(
         async () => ((await lateQueue.getJob(ingestJobId('late', 0)))?.attemptsMade ?? 0) >= 2,
         'two failed attempts',
+        30_000,
       );
-      await recreateDatabase(inject('databaseUrl'), name, inject('templateDatabase'));
-      await openSubmission(lateDb, { id: 'late', channel: 'cli', source: null });
-      const job = await waitForJobState(lateQueue, ingestJobId('late', 0), ['completed'], 30_000);
+      // The database comes back whole (schema and the submission at once), as after an outage.
+      const stagingDb = createDatabase({
+        url: await recreateDatabase(server, staging, inject('templateDatabase')),
+      });
+      await openSubmission(stagingDb, { id: 'late', channel: 'cli', source: null });
+      await stagingDb.destroy();
+      const admin = createDatabase({ url: siblingDatabaseUrl(server, 'postgres'), poolMax: 1 });
+      await sql`alter database ${sql.id(staging)} rename to ${sql.id(name)}`.execute(admin);
+      await admin.destroy();
+
+      const job = await waitForJobState(lateQueue, ingestJobId('late', 0), ['completed'], 40_000);
       expect(job.attemptsMade).toBeGreaterThanOrEqual(3);
       expect(job.returnvalue).toMatchObject({ accepted: 3, alreadyRecorded: false });
       expect((await getSubmissionAccount(lateDb, 'late')).accepted).toBe(3);
@@ -161,10 +172,11 @@ describe('transient database failure', () => {
       await lateQueue.close();
       await lateRedis.quit();
       await lateDb.destroy();
-      await dropDatabase(inject('databaseUrl'), name);
+      await dropDatabase(server, name);
+      await dropDatabase(server, staging);
       await deleteQueuePrefix(lateConfig.queuePrefix);
     }
-  });
+  }, 90_000);
 
   function lines(): string[] {
     return toLines(makeCohort(1, 2, 'late-src'));

@@ -17,6 +17,9 @@ import {
 import type { IngestItem } from '../../jobs/contracts.js';
 import { createIngestQueue } from '../../jobs/queues.js';
 import { createRedisConnection } from '../../jobs/redis.js';
+import { createLogger } from '../../logger.js';
+import { ingestProcessor } from '../../workers/ingest.js';
+import { startWorkers, type WorkerRuntime } from '../../workers/runtime.js';
 import { formatAccount, formatPending } from '../format-account.js';
 
 type IngestOptions = {
@@ -26,6 +29,7 @@ type IngestOptions = {
   batchSize?: number;
   submission?: string;
   timeout: number;
+  localWorker: boolean;
 };
 
 const positiveInt = (value: string) => {
@@ -44,6 +48,7 @@ function createProgress(totalBytes: number) {
       )
     : null;
   let lastPlain = 0;
+  let lastLine = '';
   let started = false;
   return {
     update(phase: string, value: number, total: number, detail: string, force = false) {
@@ -54,9 +59,10 @@ function createProgress(totalBytes: number) {
         }
         bar.setTotal(Math.max(total, 1));
         bar.update(value, { phase, detail });
-      } else if (force || Date.now() - lastPlain > 2_000) {
+      } else if (`${phase}: ${detail}` !== lastLine && (force || Date.now() - lastPlain > 2_000)) {
         lastPlain = Date.now();
-        process.stderr.write(`${phase}: ${detail}\n`);
+        lastLine = `${phase}: ${detail}`;
+        process.stderr.write(`${lastLine}\n`);
       }
     },
     stop() {
@@ -82,6 +88,10 @@ export function registerIngest(program: Command): void {
     .option('--batch-size <n>', 'events per queue job (default INGEST_BATCH_SIZE)', positiveInt)
     .option('--submission <id>', 'submission id (to resume a crashed run: same files and batch size)')
     .option('--timeout <seconds>', 'with --wait: give up after this long', positiveInt, 600)
+    .option(
+      '--no-local-worker',
+      'with --wait: never process batches in this process, even when no worker runs',
+    )
     .action(async (files: string[], options: IngestOptions) => {
       if (options.format === 'fhir' && options.source === undefined) {
         throw new InputError('--format fhir needs --source NAME (FHIR resources do not name our source)');
@@ -93,7 +103,27 @@ export function registerIngest(program: Command): void {
       const db = createDatabase({ url: config.databaseUrl, poolMax: 2, applicationName: 'survflow-ingest' });
       const redis = createRedisConnection(config.redisUrl, 'producer', 'survflow-ingest');
       const queue = createIngestQueue(config, redis);
+      let localWorker: WorkerRuntime | undefined;
       try {
+        // Nobody consuming the queue: with --wait, process the batches here (they still travel
+        // through the queue); without it, say that they will wait for a worker.
+        const workers = await queue.getWorkersCount().catch(() => -1); // -1: CLIENT LIST refused
+        if (workers === 0 && options.wait && options.localWorker) {
+          process.stderr.write(
+            'no worker is running on the ingest queue: processing the batches in this process ' +
+              '(run `survflow worker` to process them separately)\n',
+          );
+          localWorker = await startWorkers({
+            config,
+            db,
+            logger: createLogger('warn', undefined, { role: 'ingest-cli' }),
+            processors: [ingestProcessor],
+          });
+        } else if (workers === 0) {
+          process.stderr.write(
+            'warning: no worker is running on the ingest queue; batches wait until one starts\n',
+          );
+        }
         const description: Description = { files, batchSize };
         const opened = await openSubmission(db, {
           id: options.submission,
@@ -190,6 +220,7 @@ export function registerIngest(program: Command): void {
         process.stderr.write(formatPending(result.pending));
         process.exitCode = 1;
       } finally {
+        await localWorker?.close();
         await queue.close();
         await redis.quit().catch(() => redis.disconnect());
         await db.destroy();
