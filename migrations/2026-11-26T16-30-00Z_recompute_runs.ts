@@ -133,12 +133,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('run_tests_pkey', ['run_id', 'grouping'])
     .execute();
 
-  // Indexes serving the cohort derivation: retractions are looked up by (source, target id);
-  // the per-type scans (registrations, line-1 cycles, deaths, radiotherapy) read one type at a
-  // time grouped by patient.
+  // Index serving the cohort derivation: its anti join reads every retraction by (source,
+  // target id) from this small partial index instead of scanning the ledger a second time. The
+  // rest of the derivation reads every live event once (a sequential scan is the right plan for
+  // a whole-ledger aggregate); an index per type would only slow ingest down.
   await sql`create index events_retraction_target_idx on events (source, (payload->>'targetEventId'))
     where type = 'event.retracted'`.execute(db);
-  await sql`create index events_type_patient_idx on events (type, patient_key, occurred_on)`.execute(db);
 
   await sql`
     create view latest_run as
@@ -180,7 +180,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop view if exists latest_summaries`.execute(db);
   await sql`drop view if exists published_summaries`.execute(db);
   await sql`drop view if exists latest_run`.execute(db);
-  await sql`drop index if exists events_type_patient_idx`.execute(db);
   await sql`drop index if exists events_retraction_target_idx`.execute(db);
   await db.schema.dropTable('run_tests').execute();
   await db.schema.dropTable('run_summaries').execute();

@@ -58,6 +58,17 @@ export async function deriveCohort(
   runId: string,
   parameters: AnalysisParameters,
 ): Promise<DerivationCounts> {
+  await db.transaction().execute(async (trx) => {
+    // The derivation sorts the whole (live) ledger by patient once; enough memory keeps that
+    // sort off disk for ledgers of a few million events. Scoped to this transaction.
+    await sql`set local work_mem = '256MB'`.execute(trx);
+    await derivationStatement(runId, parameters).execute(trx);
+  });
+  return countDerived(db, runId);
+}
+
+/** The INSERT ... SELECT of the derivation (exported for EXPLAIN in performance work). */
+export function derivationStatement(runId: string, parameters: AnalysisParameters) {
   const groups = cycleGroupLabels(parameters.cycleGroupBounds);
   const bounded = groups.filter((g) => g.upper !== null);
   const uppers = bounded.map((g) => g.upper as number);
@@ -71,145 +82,106 @@ export async function deriveCohort(
         where ${sql.ref(column)} <= b.upper order by b.upper limit 1),
       ${openLabel}::text)`;
 
-  await sql`
+  return sql`
     insert into run_patients (
       run_id, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
       death_on, last_alive_on, exit_on, event, time_months, radiotherapy, cycles, cycle_group,
       excluded_at, exclusion_reason, analysable, landmark_eligible, landmark_exclusion_reason,
       landmark_time_months, landmark_cycles, landmark_cycle_group, landmark_radiotherapy, flags)
     with
-    -- A retraction withdraws the target event of the same source whenever it was received and
-    -- whatever its own date: it corrects the record, it is not a clinical fact.
-    retracted as (
-      select distinct r.source, r.payload->>'targetEventId' as event_id
-      from events r
-      where r.type = 'event.retracted'
-    ),
     -- The clinical date of each fact: the date in the payload where the type has one (a death's
-    -- diedOn, a course's startedOn), otherwise occurredOn.
-    fact as (
-      select e.patient_key, e.source, e.event_id, e.type, e.payload,
-        case e.type
+    -- diedOn, a course's startedOn), otherwise occurredOn. A retraction withdraws the target
+    -- event of the same source whenever it was received and whatever its own date: it corrects
+    -- the record, it is not a clinical fact. (Written as a NOT EXISTS on the table, not on a
+    -- CTE, so the planner sees real statistics and picks a hash anti join when retractions are
+    -- many.)
+    live as (
+      select e.patient_key, e.source, e.event_id, e.type, e.payload, f.fact_on,
+        e.type = 'immunotherapy.cycle' and (e.payload->>'line')::int = 1 as is_line1_cycle,
+        case when e.type = 'immunotherapy.cycle' then (e.payload->>'cycleNumber')::int end as cycle_number,
+        e.type = 'radiotherapy.course' and (e.payload->>'line')::int = 1
+          and lower(e.payload->>'intent') = 'local' as is_local_line1_radiotherapy
+      from events e
+      cross join lateral (select case e.type
           when 'death.recorded' then (e.payload->>'diedOn')::date
           when 'radiotherapy.course' then (e.payload->>'startedOn')::date
           else e.occurred_on
-        end as fact_on
-      from events e
+        end as fact_on) f
       where e.type <> 'event.retracted'
+        and f.fact_on <= ${cutoff}::date
         and not exists (
-          select 1 from retracted r where r.source = e.source and r.event_id = e.event_id)
+          select 1 from events r
+          where r.type = 'event.retracted'
+            and r.source = e.source
+            and r.payload->>'targetEventId' = e.event_id)
     ),
-    live as (
-      select * from fact where fact_on <= ${cutoff}::date
-    ),
-    patient as (
-      select patient_key,
-        max(fact_on) filter (where type <> 'death.recorded') as last_alive_on
-      from live
-      group by patient_key
-    ),
-    -- Several registrations: the latest (by date, then source and event id) is the record.
-    registration as (
-      select distinct on (patient_key) patient_key,
-        payload->>'histology' as histology,
-        payload->>'diseaseSetting' as disease_setting,
-        (payload->>'diagnosedOn')::date as diagnosed_on
-      from live
-      where type = 'patient.registered'
-      order by patient_key, fact_on desc, source desc, event_id desc
-    ),
-    registration_check as (
-      select patient_key,
-        count(distinct (payload->>'histology', payload->>'diseaseSetting', payload->>'diagnosedOn')) > 1
-          as conflicting
-      from live
-      where type = 'patient.registered'
-      group by patient_key
-    ),
-    -- Several death dates: the earliest is used and the patient is flagged.
-    death as (
-      select patient_key, min(fact_on) as death_on, count(distinct fact_on) as dates
-      from live
-      where type = 'death.recorded'
-      group by patient_key
-    ),
-    line1_cycle as (
-      select l.patient_key, (l.payload->>'cycleNumber')::int as cycle_number, l.fact_on
+    -- Per-patient anchors as window aggregates: one sort by patient, no joins (whose row
+    -- estimates over CTEs are guesses and can turn into nested loops on large ledgers).
+    anchored as (
+      select l.*,
+        min(l.fact_on) filter (where l.type = 'death.recorded') over w as death_on,
+        min(l.fact_on) filter (where l.is_line1_cycle) over w as time_zero
       from live l
-      where l.type = 'immunotherapy.cycle' and (l.payload->>'line')::int = 1
+      window w as (partition by l.patient_key)
     ),
-    time_zero as (
-      select patient_key, min(fact_on) as time_zero from line1_cycle group by patient_key
+    -- Treatments dated after the death are not counted (flagged treatment_after_death).
+    counted as (
+      select a.*,
+        (a.death_on is null or a.fact_on <= a.death_on) as before_death
+      from anchored a
     ),
-    -- Cycles dated after the death are not counted (flagged treatment_after_death).
-    cycles as (
-      select c.patient_key,
-        count(distinct c.cycle_number) as cycles,
-        count(distinct c.cycle_number) filter (where c.fact_on - t.time_zero <= ${landmarkDays}::float8)
+    per_patient as (
+      select patient_key,
+        max(fact_on) filter (where type <> 'death.recorded') as last_alive_on,
+        min(death_on) as death_on,
+        count(distinct fact_on) filter (where type = 'death.recorded') as death_dates,
+        min(time_zero) as time_zero,
+        -- Several registrations: the latest (by date, then source and event id) is the record.
+        bool_or(type = 'patient.registered') as registered,
+        (array_agg(payload->>'histology' order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as histology,
+        (array_agg(payload->>'diseaseSetting' order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as disease_setting,
+        (array_agg((payload->>'diagnosedOn')::date order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as diagnosed_on,
+        count(distinct (payload->>'histology', payload->>'diseaseSetting', payload->>'diagnosedOn'))
+          filter (where type = 'patient.registered') > 1 as conflicting_registrations,
+        count(distinct cycle_number) filter (where is_line1_cycle and before_death) as cycles,
+        count(distinct cycle_number)
+          filter (where is_line1_cycle and before_death and fact_on - time_zero <= ${landmarkDays}::float8)
           as landmark_cycles,
-        max(c.cycle_number) as max_cycle_number,
-        min(c.cycle_number) as min_cycle_number,
-        count(distinct (c.cycle_number, c.fact_on)) > count(distinct c.cycle_number) as repeated
-      from line1_cycle c
-      join time_zero t using (patient_key)
-      left join death d using (patient_key)
-      where d.death_on is null or c.fact_on <= d.death_on
-      group by c.patient_key
-    ),
-    radiotherapy as (
-      select l.patient_key, min(l.fact_on) as first_started_on
-      from live l
-      left join death d using (patient_key)
-      where l.type = 'radiotherapy.course'
-        and (l.payload->>'line')::int = 1
-        and lower(l.payload->>'intent') = 'local'
-        and (d.death_on is null or l.fact_on <= d.death_on)
-      group by l.patient_key
-    ),
-    after_death as (
-      select l.patient_key,
-        bool_or(l.type in ('immunotherapy.cycle', 'radiotherapy.course')) as treatment,
-        bool_or(l.type not in ('immunotherapy.cycle', 'radiotherapy.course')) as contact
-      from live l
-      join death d using (patient_key)
-      where l.fact_on > d.death_on and l.type <> 'death.recorded'
-      group by l.patient_key
+        max(cycle_number) filter (where is_line1_cycle and before_death) as max_cycle_number,
+        min(cycle_number) filter (where is_line1_cycle and before_death) as min_cycle_number,
+        count(distinct (cycle_number, fact_on)) filter (where is_line1_cycle and before_death)
+          > count(distinct cycle_number) filter (where is_line1_cycle and before_death) as repeated,
+        min(fact_on) filter (where is_local_line1_radiotherapy and before_death) as radiotherapy_started_on,
+        coalesce(bool_or(not before_death)
+          filter (where type in ('immunotherapy.cycle', 'radiotherapy.course')), false) as treatment_after_death,
+        coalesce(bool_or(not before_death)
+          filter (where type not in ('immunotherapy.cycle', 'radiotherapy.course', 'death.recorded')), false)
+          as contact_after_death
+      from counted
+      group by patient_key
     ),
     assembled as (
-      select p.patient_key,
-        reg.patient_key is not null as registered,
-        reg.histology, reg.disease_setting, reg.diagnosed_on,
-        t.time_zero, d.death_on, d.dates as death_dates, p.last_alive_on,
-        coalesce(d.death_on, p.last_alive_on) as exit_on,
-        r.first_started_on as radiotherapy_started_on,
-        coalesce(c.cycles, 0) as cycles, coalesce(c.landmark_cycles, 0) as landmark_cycles,
-        c.max_cycle_number, c.min_cycle_number, coalesce(c.repeated, false) as repeated,
-        coalesce(rc.conflicting, false) as conflicting_registrations,
-        coalesce(ad.treatment, false) as treatment_after_death,
-        coalesce(ad.contact, false) as contact_after_death,
+      select p.*,
+        coalesce(p.death_on, p.last_alive_on) as exit_on,
         case
-          when reg.patient_key is null then ${STEPS.registered}
-          when upper(trim(reg.histology)) <> 'ESCC' then ${STEPS.eligible}
-          when lower(trim(reg.disease_setting)) not in ('recurrent', 'metastatic') then ${STEPS.eligible}
-          when t.time_zero is null then ${STEPS.treated}
-          when d.death_on < t.time_zero then ${STEPS.analysable}
+          when not p.registered then ${STEPS.registered}
+          when upper(trim(p.histology)) <> 'ESCC' then ${STEPS.eligible}
+          when lower(trim(p.disease_setting)) not in ('recurrent', 'metastatic') then ${STEPS.eligible}
+          when p.time_zero is null then ${STEPS.treated}
+          when p.death_on < p.time_zero then ${STEPS.analysable}
         end as excluded_at,
         case
-          when reg.patient_key is null then ${REASONS.noRegistration}
-          when upper(trim(reg.histology)) <> 'ESCC' then ${REASONS.notEscc}
-          when lower(trim(reg.disease_setting)) not in ('recurrent', 'metastatic')
+          when not p.registered then ${REASONS.noRegistration}
+          when upper(trim(p.histology)) <> 'ESCC' then ${REASONS.notEscc}
+          when lower(trim(p.disease_setting)) not in ('recurrent', 'metastatic')
             then ${REASONS.notRecurrentMetastatic}
-          when t.time_zero is null then ${REASONS.noLine1Immunotherapy}
-          when d.death_on < t.time_zero then ${REASONS.deathBeforeTimeZero}
+          when p.time_zero is null then ${REASONS.noLine1Immunotherapy}
+          when p.death_on < p.time_zero then ${REASONS.deathBeforeTimeZero}
         end as exclusion_reason
-      from patient p
-      left join registration reg using (patient_key)
-      left join registration_check rc using (patient_key)
-      left join time_zero t using (patient_key)
-      left join death d using (patient_key)
-      left join cycles c using (patient_key)
-      left join radiotherapy r using (patient_key)
-      left join after_death ad using (patient_key)
+      from per_patient p
     ),
     measured as (
       select a.*,
@@ -257,8 +229,10 @@ export async function deriveCohort(
         case when m.repeated then ${FLAGS.repeatedCycleNumber} end
       ]::text[], null)
     from measured m
-  `.execute(db);
+  `;
+}
 
+async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
   const counts = await db
     .selectFrom('run_patients')
     .where('run_id', '=', runId)
