@@ -113,7 +113,10 @@ export async function submitItems(
   for (let start = 0; start < request.items.length; start += batchSize) {
     const items = request.items
       .slice(start, start + batchSize)
-      .map(({ line, raw, rejection }): IngestItem => (rejection ? { line, raw, rejection } : { line, raw }));
+      .map(
+        ({ line, raw, rejection }): IngestItem =>
+          rejection ? { line, raw, rejection: withinJobLimits(rejection) } : { line, raw },
+      );
     await enqueueBatch(
       deps.ingestQueue,
       { submissionId, batchIndex: batchCount, source: request.source, items },
