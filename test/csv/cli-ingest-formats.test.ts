@@ -25,7 +25,7 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
   });
 
   const survflow = (args: string[]) =>
-    run('npx', ['tsx', 'src/cli/main.ts', ...args], {
+    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       env: {
         ...process.env,
         DATABASE_URL: api.database.url,
@@ -35,7 +35,11 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
       },
     }).catch((error: { stdout: string; stderr: string; code: number }) => error);
 
-  it('ingests a CSV file with --wait and prints the account with file:line for bad rows', async () => {
+  // Each test starts the CLI as a process (one to two seconds of TypeScript loading, more on a
+  // busy machine).
+  it('ingests a CSV file with --wait and prints the account with file:line for bad rows', {
+    timeout: 90_000,
+  }, async () => {
     const file = join(dir, 'cycles.csv');
     await writeFile(
       file,
@@ -53,7 +57,7 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
     expect(result.stdout).toContain('expected an integer, found "x"');
   });
 
-  it('ingests a FHIR bundle file with --format fhir', async () => {
+  it('ingests a FHIR bundle file with --format fhir', { timeout: 90_000 }, async () => {
     const file = join(dir, 'bundle.json');
     await writeFile(file, JSON.stringify(patientHistoryBundle(), null, 2));
     const noSource = await survflow(['ingest', '--format', 'fhir', file]);
