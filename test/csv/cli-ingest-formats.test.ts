@@ -57,7 +57,7 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
     expect(result.stdout).toContain('expected an integer, found "x"');
   });
 
-  it('ingests a FHIR bundle file with --format fhir', { timeout: 90_000 }, async () => {
+  it('ingests a FHIR bundle file with --format fhir', { timeout: 180_000 }, async () => {
     const file = join(dir, 'bundle.json');
     await writeFile(file, JSON.stringify(patientHistoryBundle(), null, 2));
     const noSource = await survflow(['ingest', '--format', 'fhir', file]);
