@@ -1,82 +1,58 @@
-import { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { adminKeyAuthHook, mountQueueDashboard } from '../../src/api/queue-dashboard.js';
-import { QUEUE_NAMES } from '../../src/jobs/contracts.js';
-import { deleteQueuePrefix, uniqueQueuePrefix } from '../support/test-env.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../support/api.js';
 
-const ADMIN_KEY = 'test-admin-key-0123456789';
-const bearer = { authorization: `Bearer ${ADMIN_KEY}` };
-
+/** bull-board under /admin/queues of the real API server, behind keys with the admin scope. */
 describe('queue dashboard under /admin/queues', () => {
-  const prefix = uniqueQueuePrefix('dashboard');
-  let connection: Redis;
-  let queues: Queue[];
-  let app: FastifyInstance;
+  let api: TestApi;
+  let adminKey: string;
+  let queryKey: string;
 
   beforeAll(async () => {
-    connection = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
-    queues = Object.values(QUEUE_NAMES).map((name) => new Queue(name, { connection, prefix }));
-    await queues[1]?.add('recompute', { trigger: 'test' });
-    app = Fastify();
-    app.get('/health', async () => ({ ok: true }));
-    await mountQueueDashboard(app, queues, adminKeyAuthHook(ADMIN_KEY));
-    await app.ready();
+    api = await startTestApi();
+    adminKey = await api.key('ops', ['admin']);
+    queryKey = await api.key('analyst', ['query']);
+    await api.deps.recomputeQueue.add('recompute', {
+      trigger: 'test',
+      requestedAt: new Date().toISOString(),
+    });
   });
 
   afterAll(async () => {
-    await app?.close();
-    for (const queue of queues ?? []) await queue.close();
-    await connection?.quit();
-    await deleteQueuePrefix(prefix);
+    await api?.close();
   });
 
-  it('refuses every dashboard route without the admin key, with a Basic challenge', async () => {
+  const get = (url: string, authorization?: string) =>
+    api.app.inject({ method: 'GET', url, headers: authorization ? { authorization } : {} });
+
+  it('refuses every dashboard route without a key, with a challenge a browser answers', async () => {
     for (const url of [
       '/admin/queues',
       '/admin/queues/api/queues',
       '/admin/queues/static/favicon-32x32.png',
     ]) {
-      const response = await app.inject({ method: 'GET', url });
+      const response = await get(url);
       expect(response.statusCode, url).toBe(401);
-      expect(response.headers['www-authenticate']).toMatch(/^Basic /);
+      expect(response.headers['www-authenticate']).toMatch(/Basic realm=/);
     }
-    const wrong = await app.inject({
-      method: 'GET',
-      url: '/admin/queues',
-      headers: { authorization: 'Bearer nope' },
-    });
-    expect(wrong.statusCode).toBe(401);
+    expect((await get('/admin/queues', 'Bearer nope')).statusCode).toBe(401);
   });
 
-  it('leaves the rest of the application alone', async () => {
-    const response = await app.inject({ method: 'GET', url: '/health' });
-    expect(response.statusCode).toBe(200);
+  it('refuses a key without the admin scope', async () => {
+    expect((await get('/admin/queues', `Bearer ${queryKey}`)).statusCode).toBe(403);
   });
 
-  it('serves the dashboard page to the admin, by bearer token or Basic password', async () => {
-    const page = await app.inject({ method: 'GET', url: '/admin/queues', headers: bearer });
+  it('serves the dashboard page to an admin key, by bearer token or Basic password', async () => {
+    const page = await get('/admin/queues', `Bearer ${adminKey}`);
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain('survflow queues');
-    const basic = Buffer.from(`operator:${ADMIN_KEY}`).toString('base64');
-    const viaBasic = await app.inject({
-      method: 'GET',
-      url: '/admin/queues',
-      headers: { authorization: `Basic ${basic}` },
-    });
-    expect(viaBasic.statusCode).toBe(200);
-    const asset = await app.inject({
-      method: 'GET',
-      url: '/admin/queues/static/favicon-32x32.png',
-      headers: bearer,
-    });
-    expect(asset.statusCode).toBe(200);
+    const basic = Buffer.from(`operator:${adminKey}`).toString('base64');
+    expect((await get('/admin/queues', `Basic ${basic}`)).statusCode).toBe(200);
+    expect((await get('/admin/queues/static/favicon-32x32.png', `Bearer ${adminKey}`)).statusCode).toBe(200);
   });
 
   it('lists the queues and their jobs through its API', async () => {
-    const response = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: bearer });
+    const response = await get('/admin/queues/api/queues', `Bearer ${adminKey}`);
     expect(response.statusCode).toBe(200);
     const body = response.json() as { queues: { name: string; counts: Record<string, number> }[] };
     expect(body.queues.map((q) => q.name).sort()).toEqual(['ingest', 'recompute']);
@@ -84,7 +60,10 @@ describe('queue dashboard under /admin/queues', () => {
     expect(recompute?.counts.waiting).toBe(1);
   });
 
-  it('rejects an admin key too short to be a secret', () => {
-    expect(() => adminKeyAuthHook('short')).toThrow(/at least 16/);
+  it('serves the report only with a query or admin key', async () => {
+    expect((await get('/report')).statusCode).toBe(401);
+    // No run is published in this database: authenticated, then a clear 404.
+    expect((await get('/report', `Bearer ${queryKey}`)).statusCode).toBe(404);
+    expect((await get('/v1/runs/latest/plots/cycles.svg', `Bearer ${adminKey}`)).statusCode).toBe(404);
   });
 });
