@@ -60,6 +60,34 @@ export interface RejectedEventsTable {
   resolved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export type ApiScope = 'ingest' | 'query' | 'admin';
+
+export interface ApiSourcesTable {
+  name: string;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ApiKeysTable {
+  /** The key's public prefix (`sfk_` + 12 hex): how a presented key is found. */
+  id: string;
+  source: string;
+  /** SHA-256 (hex) of the whole key. */
+  key_hash: string;
+  scopes: ColumnType<ApiScope[], ApiScope[], ApiScope[]>;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ApiSubmissionsTable {
+  submission_id: string;
+  source: string;
+  idempotency_key: string;
+  body_sha256: string;
+  response: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+}
+
 export type RunStatus = 'running' | 'published' | 'failed' | 'abandoned';
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 type DoubleColumn = number | null;
@@ -194,6 +222,9 @@ export interface Database {
   ingest_submissions: IngestSubmissionsTable;
   ingest_batches: IngestBatchesTable;
   rejected_events: RejectedEventsTable;
+  api_sources: ApiSourcesTable;
+  api_keys: ApiKeysTable;
+  api_submissions: ApiSubmissionsTable;
   runs: RunsTable;
   run_patients: RunPatientsTable;
   run_attrition: RunAttritionTable;

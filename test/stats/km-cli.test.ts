@@ -34,7 +34,7 @@ function csvFile(name: string, text: string): string {
   return path;
 }
 
-describe('survflow km', { timeout: 120_000 }, () => {
+describe('survflow km', { timeout: 180_000 }, () => {
   it('--json on a reference case: the SPEC shape, every figure as R computed it', async () => {
     const ref = referenceCases().find((c) => c.name === 'aml_weeks')!;
     const { code, stdout } = await km(['--csv', join(REFERENCE_DIR, 'aml_weeks.csv'), '--json'], true);
