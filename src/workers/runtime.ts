@@ -40,6 +40,7 @@ export async function startWorkers(options: {
         prefix: config.queuePrefix,
         concurrency: definition.concurrency(config),
         autorun: true,
+        ...definition.workerOptions,
       });
       worker.on('failed', (job, error) => {
         deps.logger.warn(

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
+import { registerApi } from './api.js';
 import { registerIngest } from './ingest.js';
 import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
+import { registerPlot } from './plot.js';
+import { registerRecompute } from './recompute.js';
+import { registerReport } from './report.js';
+import { registerSources } from './sources.js';
+import { registerSummary } from './summary.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
@@ -10,6 +16,12 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerWorker(program);
   registerIngest(program);
-  registerSynth(program);
+  registerRecompute(program);
+  registerSummary(program);
   registerKm(program);
+  registerPlot(program);
+  registerReport(program);
+  registerSynth(program);
+  registerApi(program);
+  registerSources(program);
 }

@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../../config.js';
+import { readCsvItems } from '../../csv/read-csv-files.js';
 import { createDatabase } from '../../db/connection.js';
 import { InputError } from '../../errors.js';
+import { readFhirItems } from '../../fhir/read-fhir-files.js';
 import { assertReadable, type FileSpan, readNdjsonItems } from '../../ingest/read-ndjson.js';
 import {
   enqueueBatch,
@@ -76,8 +78,8 @@ type Description = { files: string[]; batchSize: number };
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
-    .description('enqueue events from NDJSON files (one event per line) for the ingest worker')
-    .argument('<files...>', 'NDJSON files')
+    .description('enqueue events from files (NDJSON, CSV or FHIR R4 bundles) for the ingest worker')
+    .argument('<files...>', 'NDJSON, CSV or FHIR Bundle files (see --format)')
     .addOption(
       new Option('--format <format>', 'input format').choices(['ndjson', 'csv', 'fhir']).default('ndjson'),
     )
@@ -91,8 +93,8 @@ export function registerIngest(program: Command): void {
       'with --wait: never process batches in this process, even when no worker runs',
     )
     .action(async (files: string[], options: IngestOptions) => {
-      if (options.format !== 'ndjson') {
-        throw new InputError(`--format ${options.format} is not supported yet; use ndjson`);
+      if (options.format === 'fhir' && options.source === undefined) {
+        throw new InputError('--format fhir needs --source NAME (FHIR resources do not name our source)');
       }
       await assertReadable(files);
       const config = loadConfig();
@@ -165,14 +167,35 @@ export function registerIngest(program: Command): void {
           batch = [];
           report();
         };
-        for await (const item of readNdjsonItems(files, spans, (n) => {
+        let supporting = 0;
+        const countBytes = (n: number) => {
           bytes += n;
-        })) {
+        };
+        const items =
+          options.format === 'fhir'
+            ? readFhirItems(
+                files,
+                options.source ?? '',
+                spans,
+                (n) => {
+                  supporting += n;
+                },
+                countBytes,
+              )
+            : options.format === 'csv'
+              ? readCsvItems(files, options.source ?? null, spans, countBytes)
+              : readNdjsonItems(files, spans, countBytes);
+        for await (const item of items) {
           batch.push(item);
           eventCount++;
           if (batch.length >= batchSize) await flush();
         }
         await flush();
+        if (supporting > 0) {
+          process.stderr.write(
+            `${supporting} FHIR resources read for reference only (patients, medications): not events\n`,
+          );
+        }
         await sealSubmission(db, opened.id, { batchCount: batchIndex, eventCount });
         report(true);
         progress.stop();
