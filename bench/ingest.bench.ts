@@ -16,7 +16,13 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config.js';
 import { QUEUE_NAMES } from '../src/jobs/contracts.js';
-import { cohortFile, EVENTS_PER_PATIENT, type LedgerRow, ledgerRows } from './support/cohort-file.js';
+import {
+  cohortFile,
+  copyText,
+  EVENTS_PER_PATIENT,
+  type LedgerRow,
+  ledgerRows,
+} from './support/cohort-file.js';
 import {
   type BenchDatabase,
   createBenchDatabase,
@@ -37,24 +43,6 @@ const sizes = (quick: boolean) => ({
   runs: quick ? 1 : 2,
   ceilingRuns: quick ? 1 : 3,
 });
-
-/** COPY text format: backslash, tab, newline and carriage return escaped. */
-const copyField = (value: string | number) =>
-  String(value).replace(/[\\\t\n\r]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
-  );
-
-function* copyText(rows: LedgerRow[]) {
-  let chunk = '';
-  for (const row of rows) {
-    chunk += `${row.map(copyField).join('\t')}\n`;
-    if (chunk.length > 1 << 16) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
-}
 
 async function resetLedger(bench: BenchDatabase) {
   await sql`truncate events, rejected_events, ingest_batches, ingest_submissions restart identity`.execute(

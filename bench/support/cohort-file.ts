@@ -60,3 +60,23 @@ export async function ledgerRows(path: string, pseudonymKey: string) {
   }
   return { rows, lines, distinctKeys: keys.size };
 }
+
+/** COPY text format: backslash, tab, newline and carriage return escaped. */
+const copyField = (value: string | number) =>
+  String(value).replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  );
+
+/** Ledger rows as COPY text, in chunks of about 64 KB. */
+export function* copyText(rows: LedgerRow[], extra: string[] = []) {
+  let chunk = '';
+  const tail = extra.length ? `\t${extra.join('\t')}` : '';
+  for (const row of rows) {
+    chunk += `${row.map(copyField).join('\t')}${tail}\n`;
+    if (chunk.length > 1 << 16) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}

@@ -75,7 +75,11 @@ export async function deletePrefix(prefix: string): Promise<void> {
   }
 }
 
-export function survflowEnv(databaseUrl: string, queuePrefix: string, extra: Record<string, string> = {}) {
+export function survflowEnv(
+  databaseUrl: string,
+  queuePrefix: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   return {
     ...process.env,
     NODE_ENV: 'development',
