@@ -8,7 +8,7 @@ import { enqueueRecompute } from '../../jobs/recompute-queue.js';
 import { formatSummaryCsv } from '../../summaries/format-csv.js';
 import type { RunSummaryDocument } from '../../summaries/load-run-summary.js';
 import type { ApiDeps } from '../deps.js';
-import { requireScope } from '../principal.js';
+import { requireScope, requireScopeForReads } from '../principal.js';
 import { authErrors, errorSchema, security } from '../schemas.js';
 import { SummaryCache } from '../summary-cache.js';
 
@@ -86,7 +86,8 @@ function sendSummary(
   request: FastifyRequest,
   reply: FastifyReply,
   document: RunSummaryDocument,
-  format?: 'json' | 'csv',
+  format: 'json' | 'csv' | undefined,
+  cache: SummaryCache,
 ) {
   if (wantsCsv(request, format)) {
     return reply
@@ -94,13 +95,17 @@ function sendSummary(
       .header('content-disposition', `inline; filename="survflow-run-${document.run.id}.csv"`)
       .send(formatSummaryCsv(document));
   }
-  return reply.send(document);
+  // Validated and serialized once per run (a string payload is sent as is by Fastify): the
+  // same checks as the response schema's serializer, without repeating them on every request.
+  return reply
+    .type('application/json; charset=utf-8')
+    .send(cache.jsonOf(document, (d) => JSON.stringify(summaryDocumentSchema.parse(d))));
 }
 
 export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
   const cache = new SummaryCache(deps.db);
-  const query = requireScope(deps, 'query', 'admin');
+  const query = requireScopeForReads(deps, 'query', 'admin');
 
   typed.post(
     '/v1/recompute',
@@ -198,7 +203,7 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
         response: { 200: summaryDocumentSchema, 404: errorSchema, ...authErrors },
       },
     },
-    async (request, reply) => sendSummary(request, reply, await cache.latest(), request.query.format),
+    async (request, reply) => sendSummary(request, reply, await cache.latest(), request.query.format, cache),
   );
 
   typed.get(
@@ -215,7 +220,7 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (request, reply) => {
-      return sendSummary(request, reply, await cache.byId(request.params.id), request.query.format);
+      return sendSummary(request, reply, await cache.byId(request.params.id), request.query.format, cache);
     },
   );
 }
