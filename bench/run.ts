@@ -6,7 +6,7 @@
  * `--quick` uses small inputs: the CI smoke test.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,6 +65,23 @@ for (const file of files) {
 }
 
 const date = new Date().toISOString().slice(0, 10);
+const outDir = join(benchDir, 'results');
+await mkdir(outDir, { recursive: true });
+const stem = join(outDir, `${date}${quick ? '-quick' : ''}`);
+// `--only` re-runs some modules: the other modules' figures of the same day's file are kept.
+if (only) {
+  try {
+    const earlier = JSON.parse(await readFile(`${stem}.json`, 'utf8')) as {
+      results?: BenchResult[];
+      scenarioResults?: ScenarioResult[];
+    };
+    const rerun = new Set([...results.map((r) => r.module), ...scenarioResults.map((r) => r.module)]);
+    results.unshift(...(earlier.results ?? []).filter((r) => !rerun.has(r.module)));
+    scenarioResults.unshift(...(earlier.scenarioResults ?? []).filter((r) => !rerun.has(r.module)));
+  } catch {
+    // no earlier file for this day
+  }
+}
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GB, Node ${process.version}`;
 const loadAtEnd = loadavg();
 const fmt = (x: number | undefined, digits = 0) =>
@@ -118,9 +135,6 @@ const table = [
   ...(failures.length ? ['## Failed', '', ...failures.map((f) => `- ${f}`), ''] : []),
 ].join('\n');
 
-const outDir = join(benchDir, 'results');
-await mkdir(outDir, { recursive: true });
-const stem = join(outDir, `${date}${quick ? '-quick' : ''}`);
 await writeFile(
   `${stem}.json`,
   `${JSON.stringify(
