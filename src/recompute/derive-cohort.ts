@@ -96,7 +96,9 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
     -- CTE, so the planner sees real statistics and picks a hash anti join when retractions are
     -- many.)
     live as (
-      select e.patient_key, e.source, e.event_id, e.type, e.payload, f.fact_on,
+      -- Byte order ("C") for the one sort by patient: keys are hex HMACs, so any order groups
+      -- them the same, and memcmp with abbreviated keys sorts ~2x faster than the locale's strcoll.
+      select e.patient_key collate "C" as patient_key, e.source, e.event_id, e.type, e.payload, f.fact_on,
         e.type = 'immunotherapy.cycle' and (e.payload->>'line')::int = 1 as is_line1_cycle,
         case when e.type = 'immunotherapy.cycle' then (e.payload->>'cycleNumber')::int end as cycle_number,
         e.type = 'radiotherapy.course' and (e.payload->>'line')::int = 1
