@@ -234,6 +234,7 @@ const ingestBench: ScenarioModule = {
     },
     {
       name: 'scale-out 1, 2, 4 workers',
+      fullOnly: true,
       timeoutMs: 8 * 60_000,
       run: async ({ quick, log }) => {
         const size = sizes(quick);

@@ -11,6 +11,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { CLI_KIND } from './support/services.js';
 import type { BenchModule, BenchResult, ScenarioModule, ScenarioResult } from './types.js';
 
 const run = promisify(execFile);
@@ -37,6 +38,7 @@ for (const file of files) {
     if (quick) args.push('--quick');
     if (mod.kind === 'scenario') {
       const scenario = mod.scenarios[i]!;
+      if (quick && scenario.fullOnly) continue;
       const child = run(process.execPath, args, {
         maxBuffer: 1 << 22,
         timeout: quick ? 120_000 : scenario.timeoutMs,
@@ -104,7 +106,7 @@ const table = [
   `# Benchmarks ${date}${quick ? ' (quick)' : ''}`,
   '',
   `Machine: ${machine}. Load average (1 min) at start ${loadAtStart[0]!.toFixed(1)}, at end ${loadAtEnd[0]!.toFixed(1)}; ` +
-    `total ${((Date.now() - started) / 60_000).toFixed(1)} min.`,
+    `total ${((Date.now() - started) / 60_000).toFixed(1)} min. survflow processes: ${CLI_KIND}.`,
   '',
   ...(scenarioResults.length
     ? [

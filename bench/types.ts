@@ -47,6 +47,8 @@ export type Scenario = {
   name: string;
   /** Wall-clock bound of the whole scenario (setup included) in a full run (ms). */
   timeoutMs: number;
+  /** Skipped by `--quick` (it exercises no code path the other quick scenarios miss). */
+  fullOnly?: boolean;
   run: (context: { quick: boolean; log: (line: string) => void }) => Promise<ScenarioResult[]>;
 };
 
