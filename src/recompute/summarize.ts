@@ -1,4 +1,4 @@
-import { analyzeSurvival } from '../stats/index.js';
+import { analyzeSurvival, analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
 import type { CoxComparison, GroupSummary, LogRankTest, SurvivalRow } from '../stats/types.js';
 import { type AnalysedPatient, type Grouping, groupingDefinitions } from './groupings.js';
 import type { AnalysisParameters } from './parameters.js';
@@ -29,13 +29,49 @@ export function survivalRowsByGrouping(
   return rows;
 }
 
+/** One grouping's survival data as columns (one entry per patient in the grouping). */
+export type GroupingColumns = { group: string[]; time: number[]; event: number[] };
+
+/**
+ * Builds every grouping's columns page by page as the patients stream in: the worker keeps three
+ * packed arrays per grouping (about 24 bytes per patient and grouping) and never an object per
+ * patient or per row, so memory stays far below holding the patients themselves.
+ */
+export function survivalColumnsBuilder(parameters: AnalysisParameters) {
+  const definitions = groupingDefinitions(parameters);
+  const columns = new Map<Grouping, GroupingColumns>(
+    definitions.map((d) => [d.grouping, { group: [], time: [], event: [] }]),
+  );
+  let patients = 0;
+  return {
+    add(page: Iterable<AnalysedPatient>): void {
+      for (const patient of page) {
+        patients++;
+        const event = patient.event === 1 ? 1 : 0;
+        for (const definition of definitions) {
+          const placed = definition.classify(patient);
+          if (!placed) continue;
+          const target = columns.get(definition.grouping) as GroupingColumns;
+          target.group.push(placed.group);
+          target.time.push(placed.time);
+          target.event.push(event);
+        }
+      }
+    },
+    get patients() {
+      return patients;
+    },
+    columns,
+  };
+}
+
 /**
  * Every grouping's Kaplan-Meier summaries and tests, from the statistics engine. Groups are
  * ordered as the grouping defines them (yes before no, cycle groups ascending); a grouping
  * without patients contributes nothing.
  */
 export function summarizeGroupings(
-  rowsByGrouping: Map<Grouping, SurvivalRow[]>,
+  rowsByGrouping: Map<Grouping, SurvivalRow[] | SurvivalColumns>,
   parameters: AnalysisParameters,
   onGrouping: (grouping: Grouping) => void = () => {},
 ): RunResults {
@@ -43,15 +79,23 @@ export function summarizeGroupings(
   const tests: GroupingTest[] = [];
   let position = 0;
   groupingDefinitions(parameters).forEach((definition, groupingIndex) => {
-    const rows = rowsByGrouping.get(definition.grouping) ?? [];
+    const data = rowsByGrouping.get(definition.grouping) ?? [];
     onGrouping(definition.grouping);
-    if (rows.length === 0) return;
-    const analysis = analyzeSurvival(rows, {
+    const options = {
       confType: parameters.confType,
       confLevel: parameters.confLevel,
       times: parameters.survivalTimes,
       atRiskStep: parameters.atRiskStep,
-    });
+    };
+    let analysis: ReturnType<typeof analyzeSurvival>;
+    if (Array.isArray(data)) {
+      if (data.length === 0) return;
+      analysis = analyzeSurvival(data, options);
+    } else {
+      const columns = data as SurvivalColumns;
+      if (columns.time.length === 0) return;
+      analysis = analyzeSurvivalColumns(columns, options);
+    }
     const byLabel = new Map(analysis.groups.map((g) => [g.group, g]));
     const ordered = [
       ...definition.labels.filter((label) => byLabel.has(label)),
