@@ -39,6 +39,9 @@ export async function startWorkers(options: {
         connection,
         prefix: config.queuePrefix,
         concurrency: definition.concurrency(config),
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.stalledIntervalMs,
+        maxStalledCount: config.worker.maxStalledCount,
         autorun: true,
       });
       worker.on('failed', (job, error) => {

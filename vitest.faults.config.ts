@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The fault suite (`npm run test:faults`): kills, outages and restarts against real processes
+ * and servers. Separate from `npm test` because it is slow by nature (a 30 s database outage)
+ * and starts its own worker processes.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { minForks: 1, maxForks: 2 } },
+    testTimeout: 150_000,
+    hookTimeout: 90_000,
+    teardownTimeout: 30_000,
+  },
+});
