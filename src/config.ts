@@ -45,6 +45,9 @@ const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     PORT: integer(0, 65_535).default(8080),
     HOST: z.string().default('0.0.0.0'),
+    API_BODY_LIMIT_BYTES: integer(1_024, 1_073_741_824).default(5 * 1024 * 1024),
+    API_RATE_LIMIT_MAX: integer(1, 1_000_000).default(600),
+    API_RATE_LIMIT_WINDOW_MS: integer(1_000, 86_400_000).default(60_000),
     RECOMPUTE_CRON: z.string().default('0 2 * * *'),
     RECOMPUTE_TZ: z.string().default('UTC'),
     RECOMPUTE_CUTOFF: isoDate.optional(),
@@ -94,7 +97,15 @@ export type Config = {
   /** True when a key above is the built-in development default (announced at start-up). */
   readonly usesDevelopmentKeys: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly http: { readonly port: number; readonly host: string };
+  readonly http: {
+    readonly port: number;
+    readonly host: string;
+    /** Largest request body accepted; larger ones are answered with 413. */
+    readonly bodyLimitBytes: number;
+    /** Requests per key (or per client address when unauthenticated) per window; then 429. */
+    readonly rateLimitMax: number;
+    readonly rateLimitWindowMs: number;
+  };
   readonly recompute: {
     readonly cron: string;
     readonly timeZone: string;
@@ -155,7 +166,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rejectedBodyKey: Buffer.from(env.REJECTED_BODY_KEY ?? DEV_REJECTED_BODY_KEY, 'hex'),
     usesDevelopmentKeys: env.PSEUDONYM_KEY === undefined || env.REJECTED_BODY_KEY === undefined,
     logLevel: env.LOG_LEVEL,
-    http: { port: env.PORT, host: env.HOST },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
+      rateLimitMax: env.API_RATE_LIMIT_MAX,
+      rateLimitWindowMs: env.API_RATE_LIMIT_WINDOW_MS,
+    },
     recompute: {
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,

@@ -60,14 +60,184 @@ export interface RejectedEventsTable {
   resolved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export type ApiScope = 'ingest' | 'query' | 'admin';
+
+export interface ApiSourcesTable {
+  name: string;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ApiKeysTable {
+  /** The key's public prefix (`sfk_` + 12 hex): how a presented key is found. */
+  id: string;
+  source: string;
+  /** SHA-256 (hex) of the whole key. */
+  key_hash: string;
+  scopes: ColumnType<ApiScope[], ApiScope[], ApiScope[]>;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ApiSubmissionsTable {
+  submission_id: string;
+  source: string;
+  idempotency_key: string;
+  body_sha256: string;
+  response: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+}
+
+export type RunStatus = 'running' | 'published' | 'failed' | 'abandoned';
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type DoubleColumn = number | null;
+
+export interface RunsTable {
+  id: Generated<string>;
+  status: RunStatus;
+  cutoff: DateColumn;
+  trigger: string;
+  job_id: string | null;
+  requested_at: NullableTimestamp;
+  worker: string;
+  parameters: ColumnType<Record<string, unknown>, string, string>;
+  landmark_months: number;
+  cycle_group_bounds: number[];
+  suppression_k: number;
+  time_unit: string;
+  days_per_month: number;
+  conf_type: string;
+  conf_level: number;
+  started_at: Generated<Date>;
+  finished_at: NullableTimestamp;
+  published_at: NullableTimestamp;
+  stage: string | null;
+  patients_in_ledger: number | null;
+  patients_registered: number | null;
+  patients_analysed: number | null;
+  patients_landmark: number | null;
+  patients_flagged: number | null;
+  error: string | null;
+}
+
+export interface RunPatientsTable {
+  run_id: string;
+  patient_key: string;
+  registered: boolean;
+  histology: string | null;
+  disease_setting: string | null;
+  diagnosed_on: string | null;
+  time_zero: string | null;
+  death_on: string | null;
+  last_alive_on: string | null;
+  exit_on: string | null;
+  event: number | null;
+  time_months: DoubleColumn;
+  radiotherapy: boolean | null;
+  cycles: number | null;
+  cycle_group: string | null;
+  excluded_at: string | null;
+  exclusion_reason: string | null;
+  analysable: boolean;
+  landmark_eligible: boolean;
+  landmark_exclusion_reason: string | null;
+  landmark_time_months: DoubleColumn;
+  landmark_cycles: number | null;
+  landmark_cycle_group: string | null;
+  landmark_radiotherapy: boolean | null;
+  flags: string[];
+}
+
+export interface RunAttritionTable {
+  run_id: string;
+  position: number;
+  step: string;
+  patients: number;
+  excluded: number | null;
+  reasons: ColumnType<Record<string, number> | null, string | null, string | null>;
+}
+
+export interface RunSummariesTable {
+  run_id: string;
+  grouping: string;
+  group_label: string;
+  position: number;
+  n: number;
+  events: number;
+  censored: number;
+  median: DoubleColumn;
+  median_lower: DoubleColumn;
+  median_upper: DoubleColumn;
+  surv_12: DoubleColumn;
+  surv_24: DoubleColumn;
+  surv_36: DoubleColumn;
+  rmst: DoubleColumn;
+  rmst_tau: DoubleColumn;
+  follow_up_median: DoubleColumn;
+  summary: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface RunTestsTable {
+  run_id: string;
+  grouping: string;
+  position: number;
+  logrank_chisq: DoubleColumn;
+  logrank_df: number | null;
+  logrank_p: DoubleColumn;
+  cox_reference: string | null;
+  cox_group: string | null;
+  cox_hr: DoubleColumn;
+  cox_lower: DoubleColumn;
+  cox_upper: DoubleColumn;
+  cox_p: DoubleColumn;
+  test: ColumnType<Record<string, unknown>, string, string>;
+}
+
+/** Read-only views (migration 2026-11-26T16-30-00Z): suppression applied. */
+export interface PublishedSummariesView {
+  run_id: string;
+  cutoff: DateColumn;
+  published_at: Date;
+  grouping: string;
+  group_label: string;
+  position: number;
+  suppressed: boolean;
+  n: number | null;
+  events: number | null;
+  censored: number | null;
+  median: DoubleColumn;
+  median_lower: DoubleColumn;
+  median_upper: DoubleColumn;
+  surv_12: DoubleColumn;
+  surv_24: DoubleColumn;
+  surv_36: DoubleColumn;
+  rmst: DoubleColumn;
+  rmst_tau: DoubleColumn;
+  follow_up_median: DoubleColumn;
+  summary: Record<string, unknown> | null;
+}
+
 export interface Database {
   events: EventsTable;
   ingest_submissions: IngestSubmissionsTable;
   ingest_batches: IngestBatchesTable;
   rejected_events: RejectedEventsTable;
+  api_sources: ApiSourcesTable;
+  api_keys: ApiKeysTable;
+  api_submissions: ApiSubmissionsTable;
+  runs: RunsTable;
+  run_patients: RunPatientsTable;
+  run_attrition: RunAttritionTable;
+  run_summaries: RunSummariesTable;
+  run_tests: RunTestsTable;
+  latest_run: RunsTable;
+  published_summaries: PublishedSummariesView;
+  latest_summaries: PublishedSummariesView;
 }
 
 export type EventRow = Selectable<EventsTable>;
 export type NewEventRow = Insertable<EventsTable>;
 export type IngestBatchRow = Selectable<IngestBatchesTable>;
 export type RejectedEventRow = Selectable<RejectedEventsTable>;
+export type RunRow = Selectable<RunsTable>;
+export type RunPatientRow = Selectable<RunPatientsTable>;

@@ -64,7 +64,7 @@ export function classifyItem(
       index,
       line: item.line,
       raw: item.raw,
-      reasons: [INVALID_JSON_REASON],
+      reasons: item.rejection ?? [INVALID_JSON_REASON],
       source: null,
       eventId: null,
       eventType: null,
@@ -80,6 +80,7 @@ export function classifyItem(
     eventId: stringField(parsed, 'eventId', 200),
     eventType: stringField(parsed, 'type', 100),
   });
+  if (item.rejection) return invalid(item.rejection);
   const result = validateEvent(parsed);
   if (!result.ok) return invalid(result.reasons);
   const event = result.event;

@@ -17,6 +17,16 @@ export const ingestItemSchema = z.strictObject({
   line: z.number().int().positive().nullable(),
   /** The raw text of the item. The worker parses it, so malformed input is kept verbatim. */
   raw: z.string(),
+  /**
+   * Set by an intake edge that already knows why the item cannot be accepted (an unmappable
+   * FHIR resource, a bad CSV cell, a retraction of another source's event): the worker records
+   * it as rejected with these reasons and its raw body, so it is accounted like any other.
+   */
+  rejection: z
+    .array(z.strictObject({ path: z.string().max(500), message: z.string().max(2_000) }))
+    .min(1)
+    .max(50)
+    .optional(),
 });
 export type IngestItem = z.infer<typeof ingestItemSchema>;
 

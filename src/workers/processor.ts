@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import type { Job, WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
@@ -20,4 +20,6 @@ export type ProcessorDefinition = {
   create: (deps: ProcessorDeps) => (job: Job) => Promise<unknown>;
   /** Optional start-up work (e.g. registering a repeatable schedule); runs before workers start. */
   setup?: (deps: ProcessorDeps & { connection: Redis }) => Promise<void>;
+  /** Optional BullMQ worker settings (e.g. a longer lock for long-running jobs). */
+  workerOptions?: Pick<WorkerOptions, 'lockDuration' | 'maxStalledCount'>;
 };

@@ -23,9 +23,9 @@ export async function waitForJobState(
 ): Promise<Job> {
   return waitFor(
     async () => {
-      const job = await queue.getJob(jobId);
-      if (!job) return undefined;
-      return states.includes(await job.getState()) ? job : undefined;
+      // State first, then the job: a job read before its state changes carries stale fields.
+      if (!states.includes(await queue.getJobState(jobId))) return undefined;
+      return queue.getJob(jobId);
     },
     `job ${jobId} to be ${states.join('/')}`,
     timeoutMs,

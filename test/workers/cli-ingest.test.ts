@@ -155,9 +155,28 @@ describe('survflow ingest --wait (as a process)', () => {
     expect(await exited).toBe(0);
     expect(workerLog).toMatch(/"msg":"stopped"/);
 
-    const result = await survflow(['ingest', 'examples/sample.ndjson', '--wait', '--timeout', '2']);
+    const result = await survflow([
+      'ingest',
+      'examples/sample.ndjson',
+      '--wait',
+      '--timeout',
+      '2',
+      '--no-local-worker',
+    ]);
     expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/warning: no worker is running on the ingest queue/);
     expect(result.stderr).toMatch(/timed out after 2s with 1 batches not accounted/);
     expect(result.stderr).toMatch(/still queued or running: 0/);
   }, 60_000);
+
+  it('with --wait and no worker running, processes the batches in the CLI process', async () => {
+    // The batch left queued by the test above is for another submission; this one is complete
+    // on its own, and the local worker drains the old one too.
+    const result = await survflow(['ingest', 'examples/sample.ndjson', '--wait', '--timeout', '60']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      /no worker is running on the ingest queue: processing the batches in this process/,
+    );
+    expect(count(result.stdout, 'duplicate')).toBe(14);
+  }, 90_000);
 });

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import type { ProcessorDefinition } from '../../src/workers/processor.js';
 import { PROCESSORS } from '../../src/workers/registry.js';
 import { startWorkers } from '../../src/workers/runtime.js';
-import { waitForJobState } from '../support/runtime.js';
+import { waitFor, waitForJobState } from '../support/runtime.js';
 import { createTestDatabase, deleteQueuePrefix, type TestDatabase, testConfig } from '../support/test-env.js';
 
 let testDb: TestDatabase;
@@ -56,7 +56,7 @@ describe('worker runtime', () => {
     try {
       const job = await queue.add('slow', {}, { jobId: 'slow-1' });
       await waitForJobState(queue, job.id!, ['active']);
-      expect(started).toBe(true);
+      await waitFor(async () => started, 'the processor to start'); // 'active' comes first in Redis
       const closing = runtime.close();
       let closed = false;
       void closing.then(() => {

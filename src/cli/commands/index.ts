@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { registerApi } from './api.js';
 import { registerIngest } from './ingest.js';
 import { registerMigrate } from './migrate.js';
+import { registerRecompute } from './recompute.js';
+import { registerSources } from './sources.js';
+import { registerSummary } from './summary.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
@@ -9,5 +13,9 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerWorker(program);
   registerIngest(program);
+  registerRecompute(program);
+  registerSummary(program);
   registerSynth(program);
+  registerApi(program);
+  registerSources(program);
 }

@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../../config.js';
+import { readCsvItems } from '../../csv/read-csv-files.js';
 import { createDatabase } from '../../db/connection.js';
 import { InputError } from '../../errors.js';
+import { readFhirItems } from '../../fhir/read-fhir-files.js';
 import { assertReadable, type FileSpan, readNdjsonItems } from '../../ingest/read-ndjson.js';
 import {
   enqueueBatch,
@@ -15,6 +17,9 @@ import {
 import type { IngestItem } from '../../jobs/contracts.js';
 import { createIngestQueue } from '../../jobs/queues.js';
 import { createRedisConnection } from '../../jobs/redis.js';
+import { createLogger } from '../../logger.js';
+import { ingestProcessor } from '../../workers/ingest.js';
+import { startWorkers, type WorkerRuntime } from '../../workers/runtime.js';
 import { formatAccount, formatPending } from '../format-account.js';
 
 type IngestOptions = {
@@ -24,6 +29,7 @@ type IngestOptions = {
   batchSize?: number;
   submission?: string;
   timeout: number;
+  localWorker: boolean;
 };
 
 const positiveInt = (value: string) => {
@@ -72,8 +78,8 @@ type Description = { files: string[]; batchSize: number };
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
-    .description('enqueue events from NDJSON files (one event per line) for the ingest worker')
-    .argument('<files...>', 'NDJSON files')
+    .description('enqueue events from files (NDJSON, CSV or FHIR R4 bundles) for the ingest worker')
+    .argument('<files...>', 'NDJSON, CSV or FHIR Bundle files (see --format)')
     .addOption(
       new Option('--format <format>', 'input format').choices(['ndjson', 'csv', 'fhir']).default('ndjson'),
     )
@@ -82,9 +88,13 @@ export function registerIngest(program: Command): void {
     .option('--batch-size <n>', 'events per queue job (default INGEST_BATCH_SIZE)', positiveInt)
     .option('--submission <id>', 'submission id (to resume a crashed run: same files and batch size)')
     .option('--timeout <seconds>', 'with --wait: give up after this long', positiveInt, 600)
+    .option(
+      '--no-local-worker',
+      'with --wait: never process batches in this process, even when no worker runs',
+    )
     .action(async (files: string[], options: IngestOptions) => {
-      if (options.format !== 'ndjson') {
-        throw new InputError(`--format ${options.format} is not supported yet; use ndjson`);
+      if (options.format === 'fhir' && options.source === undefined) {
+        throw new InputError('--format fhir needs --source NAME (FHIR resources do not name our source)');
       }
       await assertReadable(files);
       const config = loadConfig();
@@ -93,7 +103,27 @@ export function registerIngest(program: Command): void {
       const db = createDatabase({ url: config.databaseUrl, poolMax: 2, applicationName: 'survflow-ingest' });
       const redis = createRedisConnection(config.redisUrl, 'producer', 'survflow-ingest');
       const queue = createIngestQueue(config, redis);
+      let localWorker: WorkerRuntime | undefined;
       try {
+        // Nobody consuming the queue: with --wait, process the batches here (they still travel
+        // through the queue); without it, say that they will wait for a worker.
+        const workers = await queue.getWorkersCount().catch(() => -1); // -1: CLIENT LIST refused
+        if (workers === 0 && options.wait && options.localWorker) {
+          process.stderr.write(
+            'no worker is running on the ingest queue: processing the batches in this process ' +
+              '(run `survflow worker` to process them separately)\n',
+          );
+          localWorker = await startWorkers({
+            config,
+            db,
+            logger: createLogger('warn', undefined, { role: 'ingest-cli' }),
+            processors: [ingestProcessor],
+          });
+        } else if (workers === 0) {
+          process.stderr.write(
+            'warning: no worker is running on the ingest queue; batches wait until one starts\n',
+          );
+        }
         const description: Description = { files, batchSize };
         const opened = await openSubmission(db, {
           id: options.submission,
@@ -137,14 +167,28 @@ export function registerIngest(program: Command): void {
           batch = [];
           report();
         };
-        for await (const item of readNdjsonItems(files, spans, (n) => {
-          bytes += n;
-        })) {
+        let supporting = 0;
+        const items =
+          options.format === 'fhir'
+            ? readFhirItems(files, options.source ?? '', spans, (n) => {
+                supporting += n;
+              })
+            : options.format === 'csv'
+              ? readCsvItems(files, options.source ?? null, spans)
+              : readNdjsonItems(files, spans, (n) => {
+                  bytes += n;
+                });
+        for await (const item of items) {
           batch.push(item);
           eventCount++;
           if (batch.length >= batchSize) await flush();
         }
         await flush();
+        if (supporting > 0) {
+          process.stderr.write(
+            `${supporting} FHIR resources read for reference only (patients, medications): not events\n`,
+          );
+        }
         await sealSubmission(db, opened.id, { batchCount: batchIndex, eventCount });
         report(true);
         progress.stop();
@@ -176,6 +220,7 @@ export function registerIngest(program: Command): void {
         process.stderr.write(formatPending(result.pending));
         process.exitCode = 1;
       } finally {
+        await localWorker?.close();
         await queue.close();
         await redis.quit().catch(() => redis.disconnect());
         await db.destroy();

@@ -1,0 +1,60 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateApiKey, type Principal } from '../auth/api-keys.js';
+import type { ApiScope } from '../db/database.js';
+import type { ApiDeps } from './deps.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key's source and scopes; set by the `authenticate` hook. */
+    principal?: Principal;
+    /** The request body as received (JSON, NDJSON and FHIR bodies), for hashing and splitting. */
+    rawBody?: string;
+  }
+}
+
+/** The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return match?.[1] ?? '';
+  }
+  const apiKey = request.headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey.trim() : undefined;
+}
+
+/**
+ * An onRequest hook: 401 without a valid, unrevoked key, 403 when the key lacks every one of
+ * `scopes`. Runs before the body is read, so an unauthenticated client cannot make the server
+ * buffer a large body, and before the per-key rate limit (a preHandler).
+ */
+export function requireScope(deps: ApiDeps, ...scopes: ApiScope[]) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const key = presentedKey(request);
+    if (!key) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({
+        error: 'unauthorized',
+        message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+      });
+    }
+    const result = await authenticateApiKey(deps.db, key);
+    if (!result.ok) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer error="invalid_token"')
+        .send({ error: 'unauthorized', message: `API key refused: ${result.reason}` });
+    }
+    if (!scopes.some((scope) => result.principal.scopes.includes(scope))) {
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: `this key has scope(s) ${result.principal.scopes.join(', ')}; the route needs ${scopes.join(' or ')}`,
+      });
+    }
+    request.principal = result.principal;
+  };
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route registered without requireScope');
+  return request.principal;
+}

@@ -1,0 +1,254 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.js';
+import { type AnalysisParameters, cycleGroupLabels } from './parameters.js';
+
+/**
+ * Exclusion steps and reasons (the attrition table is built from these exact strings).
+ * A patient is excluded at the FIRST step they fail, with the first reason that applies.
+ */
+export const STEPS = {
+  ledger: 'patients with events',
+  registered: 'registered',
+  eligible: 'ESCC recurrent/metastatic',
+  treated: 'line-1 immunotherapy by cutoff',
+  analysable: 'analysable',
+} as const;
+
+export const REASONS = {
+  noRegistration: 'no registration on or before cutoff',
+  notEscc: 'histology not ESCC',
+  notRecurrentMetastatic: 'disease setting not recurrent or metastatic',
+  noLine1Immunotherapy: 'no line-1 immunotherapy cycle on or before cutoff',
+  deathBeforeTimeZero: 'death before time zero',
+  landmarkDied: 'died on or before the landmark',
+  landmarkCensored: 'follow-up ended on or before the landmark',
+} as const;
+
+/** Data-quality flags (run_patients.flags); the README documents the analysis rule of each. */
+export const FLAGS = {
+  deathBeforeTimeZero: 'death_before_time_zero',
+  deathBeforeDiagnosis: 'death_before_diagnosis',
+  treatmentBeforeDiagnosis: 'treatment_before_diagnosis',
+  treatmentAfterDeath: 'treatment_after_death',
+  contactAfterDeath: 'contact_after_death',
+  conflictingDeathDates: 'conflicting_death_dates',
+  conflictingRegistrations: 'conflicting_registrations',
+  cycleNumberGaps: 'cycle_number_gaps',
+  repeatedCycleNumber: 'repeated_cycle_number',
+} as const;
+
+export type DerivationCounts = {
+  patientsInLedger: number;
+  registered: number;
+  analysed: number;
+  landmark: number;
+  flagged: number;
+};
+
+/**
+ * Derives the per-patient analytic data set of a run from the event ledger, as of the run's
+ * cutoff, in ONE set-based INSERT ... SELECT: the ledger is aggregated inside PostgreSQL and
+ * only per-patient rows are written (to `run_patients`, keyed by run id). Nothing here depends
+ * on arrival order: every choice between competing events is made on clinical content
+ * (dates, then source and event id as a deterministic tie-break), never on `seq` or
+ * `received_at`.
+ */
+export async function deriveCohort(
+  db: Kysely<Database>,
+  runId: string,
+  parameters: AnalysisParameters,
+): Promise<DerivationCounts> {
+  await db.transaction().execute(async (trx) => {
+    // The derivation sorts the whole (live) ledger by patient once; enough memory keeps that
+    // sort off disk for ledgers of a few million events. Scoped to this transaction.
+    await sql`set local work_mem = '256MB'`.execute(trx);
+    await derivationStatement(runId, parameters).execute(trx);
+  });
+  return countDerived(db, runId);
+}
+
+/** The INSERT ... SELECT of the derivation (exported for EXPLAIN in performance work). */
+export function derivationStatement(runId: string, parameters: AnalysisParameters) {
+  const groups = cycleGroupLabels(parameters.cycleGroupBounds);
+  const bounded = groups.filter((g) => g.upper !== null);
+  const uppers = bounded.map((g) => g.upper as number);
+  const labels = bounded.map((g) => g.label);
+  const openLabel = groups[groups.length - 1]?.label ?? '>0';
+  const landmarkDays = parameters.landmarkMonths * parameters.daysPerMonth;
+  const cutoff = parameters.cutoff;
+
+  const cycleGroupOf = (column: string) => sql`coalesce(
+      (select b.label from unnest(${uppers}::int[], ${labels}::text[]) as b(upper, label)
+        where ${sql.ref(column)} <= b.upper order by b.upper limit 1),
+      ${openLabel}::text)`;
+
+  return sql`
+    insert into run_patients (
+      run_id, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
+      death_on, last_alive_on, exit_on, event, time_months, radiotherapy, cycles, cycle_group,
+      excluded_at, exclusion_reason, analysable, landmark_eligible, landmark_exclusion_reason,
+      landmark_time_months, landmark_cycles, landmark_cycle_group, landmark_radiotherapy, flags)
+    with
+    -- The clinical date of each fact: the date in the payload where the type has one (a death's
+    -- diedOn, a course's startedOn), otherwise occurredOn. A retraction withdraws the target
+    -- event of the same source whenever it was received and whatever its own date: it corrects
+    -- the record, it is not a clinical fact. (Written as a NOT EXISTS on the table, not on a
+    -- CTE, so the planner sees real statistics and picks a hash anti join when retractions are
+    -- many.)
+    live as (
+      select e.patient_key, e.source, e.event_id, e.type, e.payload, f.fact_on,
+        e.type = 'immunotherapy.cycle' and (e.payload->>'line')::int = 1 as is_line1_cycle,
+        case when e.type = 'immunotherapy.cycle' then (e.payload->>'cycleNumber')::int end as cycle_number,
+        e.type = 'radiotherapy.course' and (e.payload->>'line')::int = 1
+          and lower(e.payload->>'intent') = 'local' as is_local_line1_radiotherapy
+      from events e
+      cross join lateral (select case e.type
+          when 'death.recorded' then (e.payload->>'diedOn')::date
+          when 'radiotherapy.course' then (e.payload->>'startedOn')::date
+          else e.occurred_on
+        end as fact_on) f
+      where e.type <> 'event.retracted'
+        and f.fact_on <= ${cutoff}::date
+        and not exists (
+          select 1 from events r
+          where r.type = 'event.retracted'
+            and r.source = e.source
+            and r.payload->>'targetEventId' = e.event_id)
+    ),
+    -- Per-patient anchors as window aggregates: one sort by patient, no joins (whose row
+    -- estimates over CTEs are guesses and can turn into nested loops on large ledgers).
+    anchored as (
+      select l.*,
+        min(l.fact_on) filter (where l.type = 'death.recorded') over w as death_on,
+        min(l.fact_on) filter (where l.is_line1_cycle) over w as time_zero
+      from live l
+      window w as (partition by l.patient_key)
+    ),
+    -- Treatments dated after the death are not counted (flagged treatment_after_death).
+    counted as (
+      select a.*,
+        (a.death_on is null or a.fact_on <= a.death_on) as before_death
+      from anchored a
+    ),
+    per_patient as (
+      select patient_key,
+        max(fact_on) filter (where type <> 'death.recorded') as last_alive_on,
+        min(death_on) as death_on,
+        count(distinct fact_on) filter (where type = 'death.recorded') as death_dates,
+        min(time_zero) as time_zero,
+        -- Several registrations: the latest (by date, then source and event id) is the record.
+        bool_or(type = 'patient.registered') as registered,
+        (array_agg(payload->>'histology' order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as histology,
+        (array_agg(payload->>'diseaseSetting' order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as disease_setting,
+        (array_agg((payload->>'diagnosedOn')::date order by fact_on desc, source desc, event_id desc)
+          filter (where type = 'patient.registered'))[1] as diagnosed_on,
+        count(distinct (payload->>'histology', payload->>'diseaseSetting', payload->>'diagnosedOn'))
+          filter (where type = 'patient.registered') > 1 as conflicting_registrations,
+        count(distinct cycle_number) filter (where is_line1_cycle and before_death) as cycles,
+        count(distinct cycle_number)
+          filter (where is_line1_cycle and before_death and fact_on - time_zero <= ${landmarkDays}::float8)
+          as landmark_cycles,
+        max(cycle_number) filter (where is_line1_cycle and before_death) as max_cycle_number,
+        min(cycle_number) filter (where is_line1_cycle and before_death) as min_cycle_number,
+        count(distinct (cycle_number, fact_on)) filter (where is_line1_cycle and before_death)
+          > count(distinct cycle_number) filter (where is_line1_cycle and before_death) as repeated,
+        min(fact_on) filter (where is_local_line1_radiotherapy and before_death) as radiotherapy_started_on,
+        coalesce(bool_or(not before_death)
+          filter (where type in ('immunotherapy.cycle', 'radiotherapy.course')), false) as treatment_after_death,
+        coalesce(bool_or(not before_death)
+          filter (where type not in ('immunotherapy.cycle', 'radiotherapy.course', 'death.recorded')), false)
+          as contact_after_death
+      from counted
+      group by patient_key
+    ),
+    assembled as (
+      select p.*,
+        coalesce(p.death_on, p.last_alive_on) as exit_on,
+        case
+          when not p.registered then ${STEPS.registered}
+          when upper(trim(p.histology)) <> 'ESCC' then ${STEPS.eligible}
+          when lower(trim(p.disease_setting)) not in ('recurrent', 'metastatic') then ${STEPS.eligible}
+          when p.time_zero is null then ${STEPS.treated}
+          when p.death_on < p.time_zero then ${STEPS.analysable}
+        end as excluded_at,
+        case
+          when not p.registered then ${REASONS.noRegistration}
+          when upper(trim(p.histology)) <> 'ESCC' then ${REASONS.notEscc}
+          when lower(trim(p.disease_setting)) not in ('recurrent', 'metastatic')
+            then ${REASONS.notRecurrentMetastatic}
+          when p.time_zero is null then ${REASONS.noLine1Immunotherapy}
+          when p.death_on < p.time_zero then ${REASONS.deathBeforeTimeZero}
+        end as exclusion_reason
+      from per_patient p
+    ),
+    measured as (
+      select a.*,
+        a.excluded_at is null as analysable,
+        case when a.excluded_at is null then (a.exit_on - a.time_zero)::float8 / ${parameters.daysPerMonth}::float8 end
+          as time_months,
+        case when a.excluded_at is null then (case when a.death_on is null then 0 else 1 end) end as event
+      from assembled a
+    )
+    select
+      ${runId}, m.patient_key, m.registered, m.histology, m.disease_setting, m.diagnosed_on,
+      m.time_zero, m.death_on, m.last_alive_on,
+      case when m.analysable then m.exit_on end,
+      m.event, m.time_months,
+      case when m.analysable then m.radiotherapy_started_on is not null end,
+      case when m.analysable then m.cycles end,
+      case when m.analysable then ${cycleGroupOf('m.cycles')} end,
+      m.excluded_at, m.exclusion_reason, m.analysable,
+      -- Landmark: alive and in follow-up strictly after L months (time > L).
+      m.analysable and m.time_months > ${parameters.landmarkMonths}::float8,
+      case
+        when not m.analysable or m.time_months > ${parameters.landmarkMonths}::float8 then null
+        when m.event = 1 then ${REASONS.landmarkDied}
+        else ${REASONS.landmarkCensored}
+      end,
+      case when m.analysable and m.time_months > ${parameters.landmarkMonths}::float8
+        then m.time_months - ${parameters.landmarkMonths}::float8 end,
+      case when m.analysable and m.time_months > ${parameters.landmarkMonths}::float8
+        then m.landmark_cycles end,
+      case when m.analysable and m.time_months > ${parameters.landmarkMonths}::float8
+        then ${cycleGroupOf('m.landmark_cycles')} end,
+      case when m.analysable and m.time_months > ${parameters.landmarkMonths}::float8
+        then m.radiotherapy_started_on is not null
+          and m.radiotherapy_started_on - m.time_zero <= ${landmarkDays}::float8 end,
+      array_remove(array[
+        case when m.death_on < m.time_zero then ${FLAGS.deathBeforeTimeZero} end,
+        case when m.death_on < m.diagnosed_on then ${FLAGS.deathBeforeDiagnosis} end,
+        case when m.time_zero < m.diagnosed_on then ${FLAGS.treatmentBeforeDiagnosis} end,
+        case when m.treatment_after_death then ${FLAGS.treatmentAfterDeath} end,
+        case when m.contact_after_death then ${FLAGS.contactAfterDeath} end,
+        case when m.death_dates > 1 then ${FLAGS.conflictingDeathDates} end,
+        case when m.conflicting_registrations then ${FLAGS.conflictingRegistrations} end,
+        case when m.max_cycle_number is not null
+          and (m.min_cycle_number <> 1 or m.max_cycle_number <> m.cycles) then ${FLAGS.cycleNumberGaps} end,
+        case when m.repeated then ${FLAGS.repeatedCycleNumber} end
+      ]::text[], null)
+    from measured m
+  `;
+}
+
+async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
+  const counts = await db
+    .selectFrom('run_patients')
+    .where('run_id', '=', runId)
+    .select((eb) => [
+      eb.fn.countAll<string>().as('ledger'),
+      sql<string>`count(*) filter (where registered)`.as('registered'),
+      sql<string>`count(*) filter (where analysable)`.as('analysed'),
+      sql<string>`count(*) filter (where landmark_eligible)`.as('landmark'),
+      sql<string>`count(*) filter (where cardinality(flags) > 0)`.as('flagged'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    patientsInLedger: Number(counts.ledger),
+    registered: Number(counts.registered),
+    analysed: Number(counts.analysed),
+    landmark: Number(counts.landmark),
+    flagged: Number(counts.flagged),
+  };
+}

@@ -1,0 +1,171 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { AttritionStep } from './attrition.js';
+import type { DerivationCounts } from './derive-cohort.js';
+import type { AnalysisParameters } from './parameters.js';
+import type { RunResults } from './summarize.js';
+
+/** What asked for a run (the recompute job's payload, or a direct call). */
+export type RunRequest = {
+  trigger: string;
+  jobId?: string | null;
+  requestedAt?: string | null;
+};
+
+/**
+ * Marks every `running` run as abandoned. Only called while holding the recompute advisory lock:
+ * nobody else can be computing then, so a `running` row belongs to a process that died.
+ */
+export async function abandonStaleRuns(db: Kysely<Database>): Promise<number> {
+  const result = await db
+    .updateTable('runs')
+    .set({
+      status: 'abandoned',
+      finished_at: sql`now()`,
+      stage: null,
+      error: 'the process computing this run ended before publishing it',
+    })
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function insertRun(
+  db: Kysely<Database>,
+  parameters: AnalysisParameters,
+  request: RunRequest,
+  worker: string,
+): Promise<string> {
+  const row = await db
+    .insertInto('runs')
+    .values({
+      status: 'running',
+      cutoff: parameters.cutoff,
+      trigger: request.trigger,
+      job_id: request.jobId ?? null,
+      requested_at: request.requestedAt ?? null,
+      worker,
+      parameters: JSON.stringify(parameters),
+      landmark_months: parameters.landmarkMonths,
+      cycle_group_bounds: parameters.cycleGroupBounds,
+      suppression_k: parameters.suppressionK,
+      time_unit: parameters.timeUnit,
+      days_per_month: parameters.daysPerMonth,
+      conf_type: parameters.confType,
+      conf_level: parameters.confLevel,
+      stage: 'starting',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function setStage(db: Kysely<Database>, runId: string, stage: string): Promise<void> {
+  await db.updateTable('runs').set({ stage }).where('id', '=', runId).execute();
+}
+
+export async function recordCounts(
+  db: Kysely<Database>,
+  runId: string,
+  counts: DerivationCounts,
+): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({
+      patients_in_ledger: counts.patientsInLedger,
+      patients_registered: counts.registered,
+      patients_analysed: counts.analysed,
+      patients_landmark: counts.landmark,
+      patients_flagged: counts.flagged,
+    })
+    .where('id', '=', runId)
+    .execute();
+}
+
+const at = (summary: { survival: { time: number; surv: number }[] }, time: number) =>
+  summary.survival.find((s) => s.time === time)?.surv ?? null;
+
+/** Writes a run's summaries and tests (invisible to readers until the run is published). */
+export async function storeResults(db: Kysely<Database>, runId: string, results: RunResults): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const chunk = 500;
+    for (let i = 0; i < results.summaries.length; i += chunk) {
+      await trx
+        .insertInto('run_summaries')
+        .values(
+          results.summaries.slice(i, i + chunk).map(({ grouping, position, summary }) => ({
+            run_id: runId,
+            grouping,
+            group_label: summary.group,
+            position,
+            n: summary.n,
+            events: summary.events,
+            censored: summary.censored,
+            median: summary.median,
+            median_lower: summary.medianLower,
+            median_upper: summary.medianUpper,
+            surv_12: at(summary, 12),
+            surv_24: at(summary, 24),
+            surv_36: at(summary, 36),
+            rmst: summary.rmst.estimate,
+            rmst_tau: summary.rmst.tau,
+            follow_up_median: summary.followUpMedian,
+            summary: JSON.stringify(summary),
+          })),
+        )
+        .execute();
+    }
+    if (results.tests.length > 0) {
+      await trx
+        .insertInto('run_tests')
+        .values(
+          results.tests.map((test) => ({
+            run_id: runId,
+            grouping: test.grouping,
+            position: test.position,
+            logrank_chisq: test.logRank?.chisq ?? null,
+            logrank_df: test.logRank?.df ?? null,
+            logrank_p: test.logRank?.p ?? null,
+            cox_reference: test.cox?.reference ?? null,
+            cox_group: test.cox?.group ?? null,
+            cox_hr: test.cox?.hr ?? null,
+            cox_lower: test.cox?.lower ?? null,
+            cox_upper: test.cox?.upper ?? null,
+            cox_p: test.cox?.p ?? null,
+            test: JSON.stringify({ logRank: test.logRank, cox: test.cox }),
+          })),
+        )
+        .execute();
+    }
+  });
+}
+
+/**
+ * The publication: ONE transaction flips the run from running to published. Everything the run
+ * shows was written before, so readers of the views see either the previous run or all of this
+ * one. Throws when the run is no longer `running` (it was marked abandoned meanwhile).
+ */
+export async function publishRun(db: Kysely<Database>, runId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('runs')
+      .set({ status: 'published', published_at: sql`now()`, finished_at: sql`now()`, stage: 'published' })
+      .where('id', '=', runId)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) {
+      throw new Error(`run ${runId} is no longer running; not published`);
+    }
+  });
+}
+
+export async function failRun(db: Kysely<Database>, runId: string, error: string): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ status: 'failed', finished_at: sql`now()`, error: error.slice(0, 4000) })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .execute();
+}
+
+export type { AttritionStep };

@@ -1,0 +1,307 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
+import type { SurvEvent } from '../../src/contract/events.js';
+import type { RunPatientRow } from '../../src/db/database.js';
+import { buildAttrition } from '../../src/recompute/attrition.js';
+import { deriveCohort, FLAGS, REASONS } from '../../src/recompute/derive-cohort.js';
+import { analysisParameters, DAYS_PER_MONTH } from '../../src/recompute/parameters.js';
+import { insertRun } from '../../src/recompute/run-store.js';
+import {
+  addDays,
+  insertLedgerEvents,
+  type PatientSpec,
+  patientEvents,
+  patientKeyOf,
+  retraction,
+} from '../support/ledger-fixture.js';
+import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
+
+let testDb: TestDatabase;
+let config: Config;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  config = testConfig({ databaseUrl: testDb.url });
+});
+afterAll(async () => {
+  await testDb?.close();
+});
+beforeEach(async () => {
+  await sql`truncate events, runs cascade`.execute(testDb.db);
+});
+
+async function derive(cutoff: string, overrides: Partial<ReturnType<typeof analysisParameters>> = {}) {
+  const parameters = { ...analysisParameters(config, cutoff), ...overrides };
+  const runId = await insertRun(testDb.db, parameters, { trigger: 'test' }, 'test');
+  const counts = await deriveCohort(testDb.db, runId, parameters);
+  const rows = await testDb.db.selectFrom('run_patients').selectAll().where('run_id', '=', runId).execute();
+  const byId = (id: string): RunPatientRow => {
+    const row = rows.find((r) => r.patient_key === patientKeyOf(config.pseudonymKey, id));
+    if (!row) throw new Error(`no run_patients row for ${id}`);
+    return row;
+  };
+  return { runId, counts, rows, byId, parameters };
+}
+
+const months = (from: string, to: string) =>
+  (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 / DAYS_PER_MONTH;
+
+async function load(...specs: (PatientSpec | SurvEvent[])[]) {
+  const events = specs.flatMap((s) => (Array.isArray(s) ? s : patientEvents(s)));
+  await insertLedgerEvents(testDb.db, config, events);
+}
+
+describe('cohort derivation', () => {
+  it('derives time zero, death, censoring, radiotherapy and cycle groups', async () => {
+    await load(
+      { id: 'A', startOn: '2020-01-01', cycles: 8, diedOn: '2021-01-01' },
+      {
+        id: 'B',
+        startOn: '2020-03-01',
+        cycles: 3,
+        radiotherapyOn: '2020-04-15',
+        contacts: ['2021-06-01', '2022-06-01'],
+      },
+      {
+        id: 'C',
+        startOn: '2020-02-01',
+        cycles: 14,
+        radiotherapyOn: '2020-05-01',
+        radiotherapyIntent: 'palliative',
+      },
+    );
+    const { byId, counts } = await derive('2022-12-31');
+    const a = byId('A');
+    expect(a).toMatchObject({ analysable: true, event: 1, time_zero: '2020-01-01', death_on: '2021-01-01' });
+    expect(a.time_months).toBeCloseTo(366 / 30.4375, 12);
+    expect(a).toMatchObject({ cycles: 8, cycle_group: '7-12', radiotherapy: false, flags: [] });
+    const b = byId('B');
+    expect(b).toMatchObject({
+      event: 0,
+      exit_on: '2022-06-01',
+      radiotherapy: true,
+      cycles: 3,
+      cycle_group: '1-6',
+    });
+    expect(b.time_months).toBeCloseTo(months('2020-03-01', '2022-06-01'), 12);
+    const c = byId('C');
+    // Palliative radiotherapy is not local radiotherapy; censored at the last cycle.
+    expect(c).toMatchObject({ radiotherapy: false, cycles: 14, cycle_group: '>12', event: 0 });
+    expect(c.exit_on).toBe(addDays('2020-02-01', 13 * 21));
+    expect(counts).toMatchObject({ patientsInLedger: 3, registered: 3, analysed: 3 });
+  });
+
+  it('uses only facts on or before a past cutoff', async () => {
+    await load({
+      id: 'A',
+      startOn: '2020-01-01',
+      cycles: 10,
+      contacts: ['2020-05-01'],
+      diedOn: '2021-01-01',
+    });
+    const { byId } = await derive('2020-04-01');
+    // Cycles 1..5 fall on or before 2020-04-01 (day 84 is cycle 5); the death is after the cutoff.
+    expect(byId('A')).toMatchObject({
+      event: 0,
+      cycles: 5,
+      death_on: null,
+      exit_on: addDays('2020-01-01', 84),
+    });
+    const late = await derive('2019-12-31');
+    expect(late.rows).toHaveLength(0);
+  });
+
+  it('ignores retracted events, from the same source only', async () => {
+    await load(
+      { id: 'A', startOn: '2020-01-01', cycles: 4, contacts: ['2020-08-01'], diedOn: '2021-01-01' },
+      // A retraction dated after the cutoff still applies: it corrects the record.
+      [retraction('ehr', 'A', 'A-death', '2023-01-01')],
+      { id: 'B', startOn: '2020-01-01', cycles: 4, diedOn: '2021-01-01' },
+      [retraction('other-system', 'B', 'B-death', '2021-02-01')],
+    );
+    const { byId } = await derive('2022-06-30');
+    expect(byId('A')).toMatchObject({ event: 0, death_on: null, exit_on: '2020-08-01' });
+    expect(byId('B')).toMatchObject({ event: 1, death_on: '2021-01-01' });
+  });
+
+  it('excludes by reason and counts the attrition', async () => {
+    await load(
+      { id: 'ok1', startOn: '2020-01-01', cycles: 4, diedOn: '2020-12-01' },
+      { id: 'ok2', startOn: '2020-01-01', cycles: 20, contacts: ['2021-12-01'] },
+      { id: 'adeno', histology: 'adenocarcinoma', startOn: '2020-01-01', cycles: 3 },
+      { id: 'local', diseaseSetting: 'locally advanced', startOn: '2020-01-01', cycles: 3 },
+      { id: 'untreated', startOn: '2020-01-01', cycles: 0, contacts: ['2020-06-01'] },
+      { id: 'unregistered', registeredOn: null, startOn: '2020-01-01', cycles: 2 },
+      { id: 'registeredLate', registeredOn: '2023-01-01', startOn: '2020-01-01', cycles: 2 },
+      {
+        id: 'deadBefore',
+        startOn: '2020-03-01',
+        cycles: 2,
+        registeredOn: '2020-01-01',
+        diedOn: '2020-02-01',
+      },
+    );
+    const { byId, runId } = await derive('2022-06-30');
+    expect(byId('adeno')).toMatchObject({ analysable: false, exclusion_reason: REASONS.notEscc });
+    expect(byId('local')).toMatchObject({ exclusion_reason: REASONS.notRecurrentMetastatic });
+    expect(byId('untreated')).toMatchObject({ exclusion_reason: REASONS.noLine1Immunotherapy });
+    expect(byId('unregistered')).toMatchObject({
+      registered: false,
+      exclusion_reason: REASONS.noRegistration,
+    });
+    expect(byId('registeredLate')).toMatchObject({ exclusion_reason: REASONS.noRegistration });
+    expect(byId('deadBefore')).toMatchObject({ exclusion_reason: REASONS.deathBeforeTimeZero });
+    expect(byId('deadBefore').flags).toContain(FLAGS.deathBeforeTimeZero);
+
+    const attrition = await buildAttrition(testDb.db, runId, 9);
+    expect(attrition).toEqual([
+      { step: 'patients with events', patients: 8 },
+      { step: 'registered', patients: 6, excluded: 2, reasons: { [REASONS.noRegistration]: 2 } },
+      {
+        step: 'ESCC recurrent/metastatic',
+        patients: 4,
+        excluded: 2,
+        reasons: { [REASONS.notEscc]: 1, [REASONS.notRecurrentMetastatic]: 1 },
+      },
+      {
+        step: 'line-1 immunotherapy by cutoff',
+        patients: 3,
+        excluded: 1,
+        reasons: { [REASONS.noLine1Immunotherapy]: 1 },
+      },
+      { step: 'analysable', patients: 2, excluded: 1, reasons: { [REASONS.deathBeforeTimeZero]: 1 } },
+      // ok1 dies at 11 months (> 9) so both are in the landmark cohort.
+      { step: 'alive and in follow-up at 9 months', patients: 2, excluded: 0, reasons: {} },
+    ]);
+  });
+
+  it('flags data-quality problems and applies the documented rule for each', async () => {
+    await load(
+      // Two death dates: the earliest is used.
+      { id: 'twoDeaths', startOn: '2020-01-01', cycles: 3, diedOn: '2020-10-01' },
+      [
+        {
+          source: 'followup',
+          schemaVersion: 1,
+          patientId: 'twoDeaths',
+          eventId: 'd2',
+          type: 'death.recorded',
+          occurredOn: '2020-09-15',
+          payload: { diedOn: '2020-09-15' },
+        },
+      ],
+      // Cycles 5..8 are after the death: not counted, flagged; the death stands.
+      { id: 'afterDeath', startOn: '2020-01-01', cycles: 8, diedOn: '2020-03-20', contacts: ['2020-06-01'] },
+      // Cycle numbers 1, 2, 4: three cycles, flagged.
+      { id: 'gaps', startOn: '2020-01-01', cycles: 0, cycleNumbers: [1, 2, 4] },
+      // Died before the diagnosis date: kept (time is from time zero), flagged.
+      {
+        id: 'diagnosisAfterDeath',
+        startOn: '2020-01-01',
+        cycles: 2,
+        diagnosedOn: '2020-06-01',
+        diedOn: '2020-05-01',
+      },
+      // Cycle 2 recorded twice on different dates: counted once, flagged.
+      [
+        ...patientEvents({ id: 'repeat', startOn: '2020-01-01', cycles: 2 }),
+        {
+          source: 'ehr',
+          schemaVersion: 1,
+          patientId: 'repeat',
+          eventId: 'repeat-c2-again',
+          type: 'immunotherapy.cycle',
+          occurredOn: '2020-02-01',
+          payload: { line: 1, cycleNumber: 2, agent: 'camrelizumab' },
+        },
+        {
+          source: 'ehr',
+          schemaVersion: 1,
+          patientId: 'repeat',
+          eventId: 'repeat-reg-2',
+          type: 'patient.registered',
+          occurredOn: '2020-03-01',
+          payload: { histology: 'ESCC', diseaseSetting: 'recurrent', diagnosedOn: '2019-11-01' },
+        },
+      ],
+    );
+    const { byId } = await derive('2022-06-30');
+    const twoDeaths = byId('twoDeaths');
+    expect(twoDeaths).toMatchObject({ death_on: '2020-09-15', event: 1 });
+    expect(twoDeaths.flags).toEqual([FLAGS.conflictingDeathDates]);
+    const afterDeath = byId('afterDeath');
+    expect(afterDeath).toMatchObject({ death_on: '2020-03-20', event: 1, cycles: 4 });
+    expect(afterDeath.flags).toEqual([FLAGS.treatmentAfterDeath, FLAGS.contactAfterDeath]);
+    expect(byId('gaps')).toMatchObject({ cycles: 3, flags: [FLAGS.cycleNumberGaps] });
+    const dx = byId('diagnosisAfterDeath');
+    expect(dx).toMatchObject({ analysable: true, event: 1 });
+    expect(dx.flags).toEqual([FLAGS.deathBeforeDiagnosis, FLAGS.treatmentBeforeDiagnosis]);
+    const repeat = byId('repeat');
+    expect(repeat).toMatchObject({ cycles: 2, disease_setting: 'recurrent' });
+    expect(repeat.flags).toEqual([FLAGS.conflictingRegistrations, FLAGS.repeatedCycleNumber]);
+  });
+
+  it('classifies the landmark cohort by what was received by L, time from L', async () => {
+    await load(
+      // 20 cycles over 399 days; by 9 months (273.9 days) cycles 1..14 (day 273) are received.
+      {
+        id: 'long',
+        startOn: '2020-01-01',
+        cycles: 20,
+        radiotherapyOn: '2020-11-01',
+        contacts: ['2021-12-01'],
+      },
+      { id: 'early', startOn: '2020-01-01', cycles: 4, diedOn: '2020-07-01' },
+      { id: 'shortFollowUp', startOn: '2020-01-01', cycles: 4, contacts: ['2020-05-01'] },
+    );
+    const { byId } = await derive('2022-06-30');
+    const long = byId('long');
+    expect(long).toMatchObject({
+      landmark_eligible: true,
+      cycles: 20,
+      landmark_cycles: 14,
+      landmark_cycle_group: '>12',
+      radiotherapy: true,
+      landmark_radiotherapy: false,
+    });
+    expect(long.landmark_time_months).toBeCloseTo(months('2020-01-01', '2021-12-01') - 9, 12);
+    expect(byId('early')).toMatchObject({
+      landmark_eligible: false,
+      landmark_exclusion_reason: REASONS.landmarkDied,
+    });
+    expect(byId('shortFollowUp')).toMatchObject({ landmark_exclusion_reason: REASONS.landmarkCensored });
+  });
+
+  it('gives the same rows whatever the arrival order', async () => {
+    const events = [
+      { id: 'A', startOn: '2020-01-01', cycles: 8, diedOn: '2021-01-01' },
+      { id: 'B', startOn: '2020-03-01', cycles: 13, radiotherapyOn: '2020-04-15', contacts: ['2021-06-01'] },
+      { id: 'C', startOn: '2020-02-01', cycles: 2, cycleNumbers: [1, 3] },
+    ].flatMap(patientEvents);
+    events.push(retraction('ehr', 'B', 'B-c13', '2021-07-01'));
+    const strip = (rows: RunPatientRow[]) =>
+      rows
+        .map(({ run_id: _runId, ...rest }) => rest)
+        .sort((x, y) => x.patient_key.localeCompare(y.patient_key));
+    await insertLedgerEvents(testDb.db, config, events);
+    const inOrder = strip((await derive('2022-06-30')).rows);
+    expect(inOrder.find((r) => r.cycles === 12)).toBeDefined();
+    for (const seed of [1, 2, 3]) {
+      await sql`truncate events`.execute(testDb.db);
+      await insertLedgerEvents(testDb.db, config, shuffle(events, seed));
+      expect(strip((await derive('2022-06-30')).rows)).toEqual(inOrder);
+    }
+  });
+});
+
+function shuffle<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
