@@ -4,7 +4,7 @@
  * estimator then works on aggregated event tables.
  */
 import { InputError } from '../errors.js';
-import { type Bands, confidenceBands } from './confidence-bands.js';
+import { type BandSource, type Bands, confidenceBands } from './confidence-bands.js';
 import { coxRegression } from './cox.js';
 import {
   type EventTable,
@@ -14,9 +14,10 @@ import {
   pooledSample,
   type SortedSample,
 } from './event-table.js';
-import { type KaplanMeierFit, kaplanMeier, reverseKaplanMeier } from './kaplan-meier.js';
+import { type KaplanMeierFit, kaplanMeier } from './kaplan-meier.js';
 import { logRankTest } from './log-rank.js';
-import { median } from './quantiles.js';
+import { median, quantileStreaming } from './quantiles.js';
+import { medianFollowUp } from './reverse-km.js';
 import { restrictedMean } from './rmst.js';
 import { atRiskTable, cumulativeEvents, survivalAt, timeGrid } from './survival-at.js';
 import type {
@@ -138,11 +139,13 @@ export function summarizeGroup(
   largestTimeOverall: number,
 ): GroupSummary {
   const fit = kaplanMeier(table);
-  const bands = confidenceBands(fit, opts.confType, opts.confLevel);
-  const med = median(fit, bands);
+  // Band arrays only when the curve is wanted; otherwise bands are computed where they are read.
+  const bands: BandSource = opts.includeCurve
+    ? confidenceBands(fit, opts.confType, opts.confLevel)
+    : { confType: opts.confType, confLevel: opts.confLevel };
+  const med = 'lower' in bands ? median(fit, bands) : quantileStreaming(fit, 0.5, bands);
   const cumEvents = cumulativeEvents(fit);
-  const reverse = reverseKaplanMeier(table);
-  const followUp = median(reverse, confidenceBands(reverse, 'log', opts.confLevel));
+  const followUp = medianFollowUp(table, opts.confLevel);
   const rmst = restrictedMean(fit, opts.rmstTau ?? largestTimeOverall);
   let events = 0;
   for (let j = 0; j < table.nEvent.length; j++) events += table.nEvent[j]!;
@@ -169,7 +172,7 @@ export function summarizeGroup(
       time: a.time,
       nRisk: a.nRisk,
     })),
-    curve: opts.includeCurve ? curvePoints(fit, bands) : [],
+    curve: 'lower' in bands ? curvePoints(fit, bands) : [],
   };
 }
 

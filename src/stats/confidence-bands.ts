@@ -48,13 +48,43 @@ export function confidenceBands(
   confLevel = 0.95,
 ): Bands {
   const z = normalCriticalValue(confLevel);
-  const m = fit.surv.length;
+  const { surv, stdErrCumHaz } = fit;
+  const m = surv.length;
   const lower = new Float64Array(m);
   const upper = new Float64Array(m);
-  for (let j = 0; j < m; j++) {
-    const b = bandAt(fit.surv[j]!, fit.stdErrCumHaz[j]!, confType, z);
-    lower[j] = b.lower;
-    upper[j] = b.upper;
+  // The same formulas as bandAt, inlined per type: no object per curve point (1M-row curves).
+  if (confType === 'log') {
+    for (let j = 0; j < m; j++) {
+      const s = surv[j]!;
+      if (s === 0) {
+        lower[j] = Number.NaN;
+        upper[j] = Number.NaN;
+        continue;
+      }
+      const w = z * stdErrCumHaz[j]!;
+      const logS = Math.log(s);
+      lower[j] = Math.exp(logS - w);
+      upper[j] = Math.min(Math.exp(logS + w), 1);
+    }
+  } else {
+    for (let j = 0; j < m; j++) {
+      const b = bandAt(surv[j]!, stdErrCumHaz[j]!, confType, z);
+      lower[j] = b.lower;
+      upper[j] = b.upper;
+    }
   }
   return { lower, upper, confType, confLevel };
+}
+
+/** Where bands come from: stored arrays, or just the spec (then computed at the points needed). */
+export type BandSource = Bands | { confType: ConfType; confLevel: number };
+
+/** The band at curve index j, from stored arrays when present, else computed there. */
+export function bandAtIndex(
+  fit: { surv: Float64Array; stdErrCumHaz: Float64Array },
+  source: BandSource,
+  j: number,
+): Band {
+  if ('lower' in source) return { lower: source.lower[j]!, upper: source.upper[j]! };
+  return bandAt(fit.surv[j]!, fit.stdErrCumHaz[j]!, source.confType, normalCriticalValue(source.confLevel));
 }

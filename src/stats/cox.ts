@@ -52,71 +52,157 @@ function coxSafe(x: number): number {
 
 type Derivatives = { loglik: number; u: number[]; imat: number[][] };
 
-function efronDerivatives(table: GroupedEventTable, beta: readonly number[], means: readonly number[]) {
+/** The death times of the table (indices into it), found once for all Newton-Raphson iterations. */
+type DeathTimes = {
+  k: number;
+  table: GroupedEventTable;
+  /** Indices j of the times with deaths. */
+  index: Int32Array;
+  /** Total deaths at each of those times. */
+  deaths: Float64Array;
+};
+
+function deathTimes(table: GroupedEventTable): DeathTimes {
   const k = table.nEvent.length;
+  const m = table.time.length;
+  let count = 0;
+  for (let j = 0; j < m; j++) {
+    let d = 0;
+    for (let g = 0; g < k; g++) d += table.nEvent[g]![j]!;
+    if (d > 0) count++;
+  }
+  const index = new Int32Array(count);
+  const deaths = new Float64Array(count);
+  let i = 0;
+  for (let j = 0; j < m; j++) {
+    let d = 0;
+    for (let g = 0; g < k; g++) d += table.nEvent[g]![j]!;
+    if (d === 0) continue;
+    index[i] = j;
+    deaths[i++] = d;
+  }
+  return { k, table, index, deaths };
+}
+
+/** Efron log-likelihood, score and information at beta (covariates centred at `means`). */
+function efronDerivatives(data: DeathTimes, beta: readonly number[], means: readonly number[]): Derivatives {
+  if (data.k === 2) return efronTwoGroups(data, beta[0]!, means[0]!);
+  const k = data.k;
   const p = k - 1;
-  // Centred covariate of group g for term q.
-  const x = Array.from({ length: k }, (_, g) =>
-    Array.from({ length: p }, (_, q) => (g === q + 1 ? 1 : 0) - means[q]!),
-  );
-  const eta = x.map((row) => coxSafe(dot(row, beta)));
-  const w = eta.map((e) => Math.exp(e));
-  const out: Derivatives = {
-    loglik: 0,
-    u: new Array<number>(p).fill(0),
-    imat: Array.from({ length: p }, () => new Array<number>(p).fill(0)),
-  };
-  const s1 = new Array<number>(p);
-  const e1 = new Array<number>(p);
-  const s2 = Array.from({ length: p }, () => new Array<number>(p));
-  const e2 = Array.from({ length: p }, () => new Array<number>(p));
-  const mean = new Array<number>(p);
-  for (let j = 0; j < table.time.length; j++) {
-    let deaths = 0;
-    for (let g = 0; g < k; g++) deaths += table.nEvent[g]![j]!;
-    if (deaths === 0) continue;
+  // Centred covariate of group g for term q: x[g * p + q].
+  const x = new Float64Array(k * p);
+  const eta = new Float64Array(k);
+  const w = new Float64Array(k);
+  for (let g = 0; g < k; g++) {
+    let e = 0;
+    for (let q = 0; q < p; q++) {
+      const v = (g === q + 1 ? 1 : 0) - means[q]!;
+      x[g * p + q] = v;
+      e += v * beta[q]!;
+    }
+    eta[g] = coxSafe(e);
+    w[g] = Math.exp(eta[g]!);
+  }
+  let loglik = 0;
+  const u = new Float64Array(p);
+  const imat = new Float64Array(p * p);
+  const s1 = new Float64Array(p);
+  const e1 = new Float64Array(p);
+  const s2 = new Float64Array(p * p);
+  const e2 = new Float64Array(p * p);
+  const mean = new Float64Array(p);
+  const times = data.deaths.length;
+  for (let i = 0; i < times; i++) {
+    const deaths = data.deaths[i]!;
     let s0 = 0;
     let e0 = 0;
     s1.fill(0);
     e1.fill(0);
-    for (let q = 0; q < p; q++) {
-      s2[q]!.fill(0);
-      e2[q]!.fill(0);
-    }
+    s2.fill(0);
+    e2.fill(0);
+    const j = data.index[i]!;
     for (let g = 0; g < k; g++) {
-      const r = table.nRisk[g]![j]! * w[g]!;
-      const d = table.nEvent[g]![j]!;
+      const r = data.table.nRisk[g]![j]! * w[g]!;
+      const d = data.table.nEvent[g]![j]!;
       const dw = d * w[g]!;
       s0 += r;
       e0 += dw;
-      out.loglik += d * eta[g]!;
-      const xg = x[g]!;
+      loglik += d * eta[g]!;
       for (let q = 0; q < p; q++) {
-        s1[q]! += r * xg[q]!;
-        e1[q]! += dw * xg[q]!;
-        out.u[q]! += d * xg[q]!;
+        const xq = x[g * p + q]!;
+        s1[q]! += r * xq;
+        e1[q]! += dw * xq;
+        u[q]! += d * xq;
         for (let v = 0; v < p; v++) {
-          s2[q]![v]! += r * xg[q]! * xg[v]!;
-          e2[q]![v]! += dw * xg[q]! * xg[v]!;
+          const xx = xq * x[g * p + v]!;
+          s2[q * p + v]! += r * xx;
+          e2[q * p + v]! += dw * xx;
         }
       }
     }
     for (let l = 0; l < deaths; l++) {
       const a = l / deaths;
       const d0 = s0 - a * e0;
-      out.loglik -= Math.log(d0);
+      loglik -= Math.log(d0);
       for (let q = 0; q < p; q++) {
         mean[q] = (s1[q]! - a * e1[q]!) / d0;
-        out.u[q]! -= mean[q]!;
+        u[q]! -= mean[q]!;
       }
       for (let q = 0; q < p; q++) {
         for (let v = 0; v < p; v++) {
-          out.imat[q]![v]! += (s2[q]![v]! - a * e2[q]![v]!) / d0 - mean[q]! * mean[v]!;
+          imat[q * p + v]! += (s2[q * p + v]! - a * e2[q * p + v]!) / d0 - mean[q]! * mean[v]!;
         }
       }
     }
   }
-  return out;
+  return {
+    loglik,
+    u: Array.from(u),
+    imat: Array.from({ length: p }, (_, q) => Array.from(imat.subarray(q * p, (q + 1) * p))),
+  };
+}
+
+/** The same computation for one covariate (two groups), in scalars: the common case, and 1M rows. */
+function efronTwoGroups(data: DeathTimes, beta: number, mean: number): Derivatives {
+  const x0 = -mean;
+  const x1 = 1 - mean;
+  const eta0 = coxSafe(x0 * beta);
+  const eta1 = coxSafe(x1 * beta);
+  const w0 = Math.exp(eta0);
+  const w1 = Math.exp(eta1);
+  const { index, deaths } = data;
+  const [risk0, risk1] = data.table.nRisk as [Float64Array, Float64Array];
+  const [event0, event1] = data.table.nEvent as [Float64Array, Float64Array];
+  let loglik = 0;
+  let u = 0;
+  let imat = 0;
+  for (let i = 0; i < deaths.length; i++) {
+    const j = index[i]!;
+    const r0 = risk0[j]! * w0;
+    const r1 = risk1[j]! * w1;
+    const d0 = event0[j]!;
+    const d1 = event1[j]!;
+    const dw0 = d0 * w0;
+    const dw1 = d1 * w1;
+    const s0 = r0 + r1;
+    const e0 = dw0 + dw1;
+    const s1 = r0 * x0 + r1 * x1;
+    const e1 = dw0 * x0 + dw1 * x1;
+    const s2 = r0 * x0 * x0 + r1 * x1 * x1;
+    const e2 = dw0 * x0 * x0 + dw1 * x1 * x1;
+    loglik += d0 * eta0 + d1 * eta1;
+    u += d0 * x0 + d1 * x1;
+    const dead = deaths[i]!;
+    for (let l = 0; l < dead; l++) {
+      const a = l / dead;
+      const denom = s0 - a * e0;
+      const m = (s1 - a * e1) / denom;
+      loglik -= Math.log(denom);
+      u -= m;
+      imat += (s2 - a * e2) / denom - m * m;
+    }
+  }
+  return { loglik, u: [u], imat: [[imat]] };
 }
 
 function chiSquareTest(chisq: number, df: number): ChiSquareTest {
@@ -139,8 +225,9 @@ export function coxRegression(
   const eps = options.eps ?? 1e-9;
   const means = Array.from({ length: p }, (_, q) => table.n[q + 1]! / nTotal);
 
+  const data = deathTimes(table);
   let beta = new Array<number>(p).fill(0);
-  const start = efronDerivatives(table, beta, means);
+  const start = efronDerivatives(data, beta, means);
   const loglikNull = start.loglik;
   const scoreStep = solve(start.imat, start.u);
   const score = scoreStep ? dot(scoreStep, start.u) : Number.NaN;
@@ -154,7 +241,7 @@ export function coxRegression(
   let iterations = 0;
   for (let iter = 1; iter <= maxIterations; iter++) {
     iterations = iter;
-    current = efronDerivatives(table, newBeta, means);
+    current = efronDerivatives(data, newBeta, means);
     if (Math.abs(1 - loglikOld / current.loglik) <= eps && !halving) {
       converged = true;
       beta = newBeta;

@@ -3,7 +3,7 @@
  * time merging), the number of deaths and censorings, for one data set or for several groups at
  * the times of the pooled data. Built from sorted typed arrays in linear passes: no per-row object.
  */
-import { nearEqualTimeCuts } from './time-fix.js';
+import { mergeNearEqualInPlace } from './time-fix.js';
 
 /** One data set's follow-up, split by status and each sorted ascending. */
 export type SortedSample = {
@@ -80,7 +80,7 @@ function distinctUnion(a: Float64Array, b: Float64Array): Float64Array {
     else v = b[j++]!;
     if (k === 0 || out[k - 1]! !== v) out[k++] = v;
   }
-  return out.slice(0, k);
+  return out.subarray(0, k);
 }
 
 /** Adds 1 to counts[j] for each sorted time, where j is the last cut <= time (findInterval). */
@@ -106,7 +106,7 @@ function riskFromCounts(nEvent: Float64Array, nCensor: Float64Array, n: number):
 
 /** The distinct merged times of a set of samples (their near-equal times merged together). */
 export function mergedTimes(sample: SortedSample): Float64Array {
-  return nearEqualTimeCuts(distinctUnion(sample.deaths, sample.censorings));
+  return mergeNearEqualInPlace(distinctUnion(sample.deaths, sample.censorings));
 }
 
 export function eventTable(sample: SortedSample): EventTable {

@@ -11,7 +11,14 @@ export {
   splitByGroup,
   summarizeGroup,
 } from './analyze.js';
-export { type Band, type Bands, bandAt, confidenceBands } from './confidence-bands.js';
+export {
+  type Band,
+  type BandSource,
+  type Bands,
+  bandAt,
+  bandAtIndex,
+  confidenceBands,
+} from './confidence-bands.js';
 export { type ChiSquareTest, type CoxModel, type CoxOptions, type CoxTerm, coxRegression } from './cox.js';
 export { chiSquareUpperTail, normalCriticalValue, twoSidedNormalP } from './distributions.js';
 export {
@@ -32,11 +39,21 @@ export {
   survivalStdErr,
 } from './kaplan-meier.js';
 export { type LogRankResult, logRankTest } from './log-rank.js';
-export { firstCrossing, median, type QuantileEstimate, quantile, SURVIVAL_TOLERANCE } from './quantiles.js';
+export {
+  CrossingFinder,
+  firstCrossing,
+  median,
+  type QuantileEstimate,
+  quantile,
+  quantileStreaming,
+  SURVIVAL_TOLERANCE,
+} from './quantiles.js';
+export { medianFollowUp } from './reverse-km.js';
 export { type RmstEstimate, restrictedMean } from './rmst.js';
 export {
   type AtRiskEstimate,
   atRiskTable,
+  type CumulativeEvents,
   cumulativeEvents,
   numberAtRisk,
   type SurvivalEstimateAt,

@@ -48,7 +48,10 @@ export function lastIndexAtOrBefore(time: Float64Array, t: number): number {
   return lo - 1;
 }
 
-/** The reverse Kaplan-Meier fit (censorings are the events): for median follow-up. */
+/**
+ * The reverse Kaplan-Meier fit (censorings are the events): `survfit(Surv(time, 1 - event) ~ 1)`,
+ * whose median is the median follow-up.
+ */
 export function reverseKaplanMeier(table: EventTable): KaplanMeierFit {
   return kaplanMeier({ ...table, nEvent: table.nCensor, nCensor: table.nEvent });
 }

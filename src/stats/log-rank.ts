@@ -10,8 +10,10 @@ import { solve } from './linear-algebra.js';
 export type LogRankResult = {
   chisq: number;
   df: number;
-  /** NaN when df < 1. */
+  /** NaN when df < 1 or the variance matrix is singular. */
   p: number;
+  /** True when the variance matrix of the compared groups is singular (no test possible). */
+  singular: boolean;
   n: number[];
   observed: number[];
   expected: number[];
@@ -51,17 +53,23 @@ export function logRankTest(table: GroupedEventTable): LogRankResult {
   for (let g = 0; g < k; g++) if (expected[g]! > 0) keep.push(g);
   const df = keep.length - 1;
   let chisq = 0;
+  let singular = false;
   if (keep.length >= 2) {
     const idx = keep.slice(1);
     const diff = idx.map((g) => observed[g]! - expected[g]!);
     const vv = idx.map((g) => idx.map((h) => variance[g]![h]!));
     const x = solve(vv, diff);
-    chisq = x ? x.reduce((s, xi, i) => s + xi * diff[i]!, 0) : Number.NaN;
+    // A singular variance (e.g. every death at a time where all at risk die) carries no
+    // information: R's solve() stops with an error there; we report chi-square 0 with p undefined,
+    // as survdiff does when there is nothing to test.
+    if (x) chisq = x.reduce((s, xi, i) => s + xi * diff[i]!, 0);
+    else singular = true;
   }
   return {
     chisq,
     df,
-    p: df >= 1 ? chiSquareUpperTail(chisq, df) : Number.NaN,
+    p: df >= 1 && !singular ? chiSquareUpperTail(chisq, df) : Number.NaN,
+    singular,
     n: table.n.slice(),
     observed,
     expected,

@@ -5,7 +5,8 @@
  * target there (within the tolerance) and drops below it later, the midpoint between that time and
  * the next time it is lower. The CI limits apply the same rule to the pointwise bands, skipping NA.
  */
-import type { Bands } from './confidence-bands.js';
+import { type BandSource, type Bands, bandAt } from './confidence-bands.js';
+import { normalCriticalValue } from './distributions.js';
 import type { KaplanMeierFit } from './kaplan-meier.js';
 import { TIME_TOLERANCE } from './time-fix.js';
 
@@ -56,4 +57,64 @@ export function quantile(fit: KaplanMeierFit, p: number, bands: Bands): Quantile
 
 export function median(fit: KaplanMeierFit, bands: Bands): QuantileEstimate {
   return quantile(fit, 0.5, bands);
+}
+
+/**
+ * `firstCrossing` fed one value at a time in time order, for curves that are never stored (the
+ * reverse Kaplan-Meier of a large sample).
+ */
+export class CrossingFinder {
+  private firstTime = Number.NaN;
+  private firstValue = Number.NaN;
+  private result = Number.NaN;
+  private done = false;
+
+  constructor(private readonly target: number) {}
+
+  feed(value: number, time: number): void {
+    if (this.done || Number.isNaN(value) || !(value < this.target + SURVIVAL_TOLERANCE)) return;
+    if (Number.isNaN(this.firstValue)) {
+      this.firstTime = time;
+      this.firstValue = value;
+      this.result = time;
+      // Not (about) equal to the target: no midpoint can follow.
+      if (!(Math.abs(value - this.target) < SURVIVAL_TOLERANCE)) this.done = true;
+      return;
+    }
+    if (value < this.firstValue) {
+      this.result = (this.firstTime + time) / 2;
+      this.done = true;
+    }
+  }
+
+  /** The crossing time so far; NaN when not reached. */
+  get value(): number {
+    return this.result;
+  }
+}
+
+/**
+ * `quantile` without stored band arrays: one pass over the curve computing each band point as it
+ * goes (the same figures; used when the curve itself is not wanted).
+ */
+export function quantileStreaming(
+  fit: { time: Float64Array; surv: Float64Array; stdErrCumHaz: Float64Array },
+  p: number,
+  source: BandSource,
+): QuantileEstimate {
+  if (!(p > 0 && p < 1)) throw new RangeError(`quantile p must be in (0, 1), got ${p}`);
+  const target = 1 - p;
+  const z = normalCriticalValue(source.confLevel);
+  const est = new CrossingFinder(target);
+  const lower = new CrossingFinder(target);
+  const upper = new CrossingFinder(target);
+  for (let j = 0; j < fit.time.length; j++) {
+    const t = fit.time[j]!;
+    const s = fit.surv[j]!;
+    est.feed(s, t);
+    const band = bandAt(s, fit.stdErrCumHaz[j]!, source.confType, z);
+    lower.feed(band.lower, t);
+    upper.feed(band.upper, t);
+  }
+  return { quantile: est.value, lower: lower.value, upper: upper.value };
 }

@@ -10,25 +10,22 @@ export type RmstEstimate = { tau: number; estimate: number; stdErr: number };
 
 export function restrictedMean(fit: KaplanMeierFit, tau: number): RmstEstimate {
   const { time, surv, nRisk, nEvent } = fit;
-  // Curve times strictly inside (0, tau]; R keeps time <= tau.
+  // Curve times in (0, tau]: R keeps time <= tau.
   let k = 0;
   while (k < time.length && time[k]! <= tau) k++;
-  // rectangles[0] = (t_1 - 0) * 1, rectangles[i] = (t_{i+1} - t_i) * S(t_i), last ends at tau.
-  const rect = new Float64Array(k + 1);
-  let prevTime = 0;
-  let prevSurv = 1;
-  for (let i = 0; i < k; i++) {
-    rect[i] = (time[i]! - prevTime) * prevSurv;
-    prevTime = time[i]!;
-    prevSurv = surv[i]!;
-  }
-  rect[k] = (tau - prevTime) * prevSurv;
+  // Rectangle i (i = 0..k): from the previous curve time (0 for i = 0) to time[i] (tau for i = k),
+  // at the height of S before time[i] (1 for i = 0). Computed where needed: no array per curve.
+  const rect = (i: number): number => {
+    const from = i === 0 ? 0 : time[i - 1]!;
+    const to = i === k ? tau : time[i]!;
+    return (to - from) * (i === 0 ? 1 : surv[i - 1]!);
+  };
   let estimate = 0;
-  for (let i = 0; i <= k; i++) estimate += rect[i]!;
+  for (let i = 0; i <= k; i++) estimate += rect(i);
   let area = 0;
   let variance = 0;
   for (let i = k - 1; i >= 0; i--) {
-    area += rect[i + 1]!;
+    area += rect(i + 1);
     const n = nRisk[i]!;
     const d = nEvent[i]!;
     const h = n - d === 0 ? 0 : d / (n * (n - d));

@@ -3,7 +3,7 @@
  * bands are those of the last curve time <= t (1 before the first time); the number at risk is the
  * number with time >= t (0 after the last time, where R carries S forward); deaths up to t count.
  */
-import type { Bands } from './confidence-bands.js';
+import { type BandSource, bandAtIndex } from './confidence-bands.js';
 import { type KaplanMeierFit, lastIndexAtOrBefore } from './kaplan-meier.js';
 
 export type SurvivalEstimateAt = {
@@ -28,22 +28,30 @@ export function numberAtRisk(fit: KaplanMeierFit, t: number): number {
   return next < fit.time.length ? fit.nRisk[next]! : 0;
 }
 
-/** Cumulative deaths up to each curve time (prefix sums, for repeated look-ups). */
-export function cumulativeEvents(fit: KaplanMeierFit): Float64Array {
-  const out = new Float64Array(fit.time.length);
+/**
+ * Deaths up to curve index j, for a few look-ups: sums at the requested indices only, in one
+ * forward pass (no array as long as the curve).
+ */
+export type CumulativeEvents = (j: number) => number;
+
+export function cumulativeEvents(fit: KaplanMeierFit): CumulativeEvents {
+  let upTo = -1;
   let acc = 0;
-  for (let j = 0; j < out.length; j++) {
-    acc += fit.nEvent[j]!;
-    out[j] = acc;
-  }
-  return out;
+  return (j: number) => {
+    if (j < upTo) {
+      upTo = -1;
+      acc = 0;
+    }
+    while (upTo < j) acc += fit.nEvent[++upTo]!;
+    return acc;
+  };
 }
 
 export function survivalAt(
   fit: KaplanMeierFit,
-  bands: Bands,
+  bands: BandSource,
   times: readonly number[],
-  cumEvents: Float64Array = cumulativeEvents(fit),
+  cumEvents: CumulativeEvents = cumulativeEvents(fit),
 ): SurvivalEstimateAt[] {
   const m = fit.time.length;
   const lastTime = m > 0 ? fit.time[m - 1]! : Number.NEGATIVE_INFINITY;
@@ -52,13 +60,14 @@ export function survivalAt(
     const base = { time: t, nRisk: numberAtRisk(fit, t), inRange: t <= lastTime };
     if (j < 0) return { ...base, surv: 1, stdErr: 0, lower: 1, upper: 1, nEventCum: 0 };
     const surv = fit.surv[j]!;
+    const band = bandAtIndex(fit, bands, j);
     return {
       ...base,
       surv,
       stdErr: fit.stdErrCumHaz[j]! * surv,
-      lower: bands.lower[j]!,
-      upper: bands.upper[j]!,
-      nEventCum: cumEvents[j]!,
+      lower: band.lower,
+      upper: band.upper,
+      nEventCum: cumEvents(j),
     };
   });
 }
@@ -76,14 +85,14 @@ export type AtRiskEstimate = { time: number; nRisk: number; nEventCum: number; s
 export function atRiskTable(
   fit: KaplanMeierFit,
   grid: readonly number[],
-  cumEvents: Float64Array = cumulativeEvents(fit),
+  cumEvents: CumulativeEvents = cumulativeEvents(fit),
 ): AtRiskEstimate[] {
   return grid.map((t) => {
     const j = lastIndexAtOrBefore(fit.time, t);
     return {
       time: t,
       nRisk: numberAtRisk(fit, t),
-      nEventCum: j < 0 ? 0 : cumEvents[j]!,
+      nEventCum: j < 0 ? 0 : cumEvents(j),
       surv: j < 0 ? 1 : fit.surv[j]!,
     };
   });

@@ -11,18 +11,27 @@ export const TIME_TOLERANCE = Math.sqrt(2 ** -52);
  * near-equal times. Every time maps to the largest cut <= it (R's findInterval).
  */
 export function nearEqualTimeCuts(distinctSorted: Float64Array): Float64Array {
-  const m = distinctSorted.length;
-  if (m < 2) return distinctSorted.slice();
+  return mergeNearEqualInPlace(distinctSorted.slice());
+}
+
+/**
+ * The same, overwriting `times` (sorted, distinct) with its cuts; returns a view of the prefix.
+ * Safe in place: cut number c is written at index c <= the index being read.
+ */
+export function mergeNearEqualInPlace(times: Float64Array): Float64Array {
+  const m = times.length;
+  if (m < 2) return times;
   let sumAbs = 0;
-  for (let i = 0; i < m; i++) sumAbs += Math.abs(distinctSorted[i]!);
+  for (let i = 0; i < m; i++) sumAbs += Math.abs(times[i]!);
   const meanAbs = sumAbs / m;
-  const cuts = new Float64Array(m);
-  cuts[0] = distinctSorted[0]!;
+  let previous = times[0]!;
   let nCuts = 1;
   for (let i = 1; i < m; i++) {
-    const gap = distinctSorted[i]! - distinctSorted[i - 1]!;
+    const t = times[i]!;
+    const gap = t - previous;
+    previous = t;
     const tied = gap <= TIME_TOLERANCE || gap / meanAbs <= TIME_TOLERANCE;
-    if (!tied) cuts[nCuts++] = distinctSorted[i]!;
+    if (!tied) times[nCuts++] = t;
   }
-  return nCuts === m ? cuts : cuts.slice(0, nCuts);
+  return nCuts === m ? times : times.subarray(0, nCuts);
 }

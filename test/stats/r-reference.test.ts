@@ -14,7 +14,9 @@ import {
   kaplanMeier,
   logRankTest,
   median,
+  medianFollowUp,
   pooledSample,
+  quantileStreaming,
   restrictedMean,
   reverseKaplanMeier,
   type SurvivalRow,
@@ -80,6 +82,10 @@ for (const c of referenceCases()) {
           expectClose(loglog.upper, exp.median_upper95_loglog, REL, 'median upper (log-log)');
           expectClose(plain.lower, exp.median_lower95_plain, REL, 'median lower (plain)');
           expectClose(plain.upper, exp.median_upper95_plain, REL, 'median upper (plain)');
+          // Without stored band arrays (the engine's path when no curve is wanted): identical.
+          expect(quantileStreaming(fit, 0.5, { confType: 'log', confLevel: 0.95 })).toEqual(log);
+          expect(quantileStreaming(fit, 0.5, { confType: 'log-log', confLevel: 0.95 })).toEqual(loglog);
+          expect(quantileStreaming(fit, 0.5, { confType: 'plain', confLevel: 0.95 })).toEqual(plain);
         });
 
         it('median follow-up by reverse Kaplan-Meier, with its log CI', () => {
@@ -88,6 +94,21 @@ for (const c of referenceCases()) {
           expectClose(fu.quantile, exp.followup_median_reverse_km, REL, 'follow-up median');
           expectClose(fu.lower, exp.followup_median_reverse_km_lower95, REL, 'follow-up lower');
           expectClose(fu.upper, exp.followup_median_reverse_km_upper95, REL, 'follow-up upper');
+          // The streaming version the engine uses gives the same figures.
+          const streamed = medianFollowUp(fit);
+          expectClose(streamed.quantile, exp.followup_median_reverse_km, REL, 'streamed follow-up median');
+          expectClose(
+            streamed.lower,
+            exp.followup_median_reverse_km_lower95,
+            REL,
+            'streamed follow-up lower',
+          );
+          expectClose(
+            streamed.upper,
+            exp.followup_median_reverse_km_upper95,
+            REL,
+            'streamed follow-up upper',
+          );
         });
 
         it('survival at the landmark times, all bands', () => {

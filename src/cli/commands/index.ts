@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerApi } from './api.js';
 import { registerIngest } from './ingest.js';
+import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
 import { registerSources } from './sources.js';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerRecompute(program);
   registerSummary(program);
+  registerKm(program);
   registerSynth(program);
   registerApi(program);
   registerSources(program);
