@@ -37,6 +37,7 @@ const envSchema = z
     WORKER_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: integer(500, 3_600_000).default(30_000),
     WORKER_MAX_STALLED_COUNT: integer(0, 1_000).default(1),
+    RECOMPUTE_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(300_000),
     PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     REJECTED_BODY_KEY: z
       .string()
@@ -107,6 +108,8 @@ export type Config = {
     readonly rateLimitWindowMs: number;
   };
   readonly recompute: {
+    /** BullMQ lock of a recompute job: long, because summaries are computed synchronously. */
+    readonly lockDurationMs: number;
     readonly cron: string;
     readonly timeZone: string;
     /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
@@ -174,6 +177,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rateLimitWindowMs: env.API_RATE_LIMIT_WINDOW_MS,
     },
     recompute: {
+      lockDurationMs: env.RECOMPUTE_LOCK_DURATION_MS,
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,
       cutoff: env.RECOMPUTE_CUTOFF,

@@ -43,7 +43,7 @@ export async function startWorkers(options: {
         stalledInterval: config.worker.stalledIntervalMs,
         maxStalledCount: config.worker.maxStalledCount,
         autorun: true,
-        ...definition.workerOptions,
+        ...definition.workerOptions?.(config),
       });
       worker.on('failed', (job, error) => {
         deps.logger.warn(
