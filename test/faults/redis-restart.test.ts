@@ -123,7 +123,7 @@ describe('Redis restarted without persistence between enqueue and processing', (
     const args = ['ingest', file, '--batch-size', '50', '--submission', submissionId, '--wait'];
 
     // No worker yet: the batches wait in Redis. The producer waits for the account meanwhile.
-    const waiting = survflow([...args, '--timeout', '90'], env);
+    const waiting = survflow([...args, '--no-local-worker', '--timeout', '90'], env);
     await waitFor(() => sealed(submissionId), 'the submission to be sealed', 60_000);
     await server.restart(); // SIGKILL, then an empty server on the same port
 

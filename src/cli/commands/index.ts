@@ -4,6 +4,7 @@ import { registerIngest } from './ingest.js';
 import { registerKm } from './km.js';
 import { registerMigrate } from './migrate.js';
 import { registerRecompute } from './recompute.js';
+import { registerRejected } from './rejected.js';
 import { registerSources } from './sources.js';
 import { registerSummary } from './summary.js';
 import { registerSynth } from './synth.js';
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerSynth(program);
   registerApi(program);
   registerSources(program);
+  registerRejected(program);
 }
