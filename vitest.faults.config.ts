@@ -10,7 +10,8 @@ export default defineConfig({
     include: ['test/faults/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
-    poolOptions: { forks: { minForks: 1, maxForks: 2 } },
+    // Three at a time: the tests mostly wait (outages, recovery timers), not compute.
+    poolOptions: { forks: { minForks: 1, maxForks: 3 } },
     testTimeout: 150_000,
     hookTimeout: 90_000,
     teardownTimeout: 30_000,

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptRawBody } from '../../src/crypto/raw-body-cipher.js';
 import { classifyItem } from '../../src/ingest/classify-item.js';
@@ -234,9 +235,7 @@ describe('hostile input through the batch writer (PostgreSQL)', () => {
       .selectFrom('rejected_events')
       .select('reasons')
       .where(
-        'reasons',
-        '@>',
-        JSON.stringify([{ message: 'contains a NUL character (U+0000), which cannot be stored' }]),
+        sql<boolean>`reasons @> ${JSON.stringify([{ message: 'contains a NUL character (U+0000), which cannot be stored' }])}::jsonb`,
       )
       .execute();
     expect(unstorable.length).toBeGreaterThanOrEqual(3);

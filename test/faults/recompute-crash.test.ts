@@ -58,7 +58,7 @@ const latestSummaries = async () =>
 describe('a recompute process killed mid-run', () => {
   it('the previous run stays published; the next run succeeds', async () => {
     const file = path.join(tmp, 'cohort.ndjson');
-    const synth = await survflow(['synth', '--patients', '800', '--seed', '7', '--out', file], env);
+    const synth = await survflow(['synth', '--patients', '300', '--seed', '7', '--out', file], env);
     expect(synth.code, synth.stderr).toBe(0);
     const first = await startWorker(env, 'first worker');
     workers.push(first);

@@ -83,11 +83,11 @@ async function activeJobs(): Promise<number> {
 
 describe('a worker process killed with SIGKILL in the middle of batches', () => {
   it('kill -9 twice mid-run, restart: every event in the ledger exactly once, accounts add up', async () => {
-    const set = producerSet(4000, 'crash-src', 'crash');
-    const submissionId = await enqueue('crash.ndjson', set.lines, 40); // 100 batches
-    const batchCount = Math.ceil(set.lines.length / 40);
+    const set = producerSet(2000, 'crash-src', 'crash');
+    const submissionId = await enqueue('crash.ndjson', set.lines, 25); // 80 batches
+    const batchCount = Math.ceil(set.lines.length / 25);
 
-    for (const threshold of [15, 50]) {
+    for (const threshold of [10, 40]) {
       const worker = await startWorker(env, 'worker to be killed');
       workers.push(worker);
       // Kill only while batches are being written and some are still to come.
@@ -117,9 +117,9 @@ describe('a worker process killed with SIGKILL in the middle of batches', () => 
 
 describe('SIGTERM during work', () => {
   it('finishes in-flight jobs, exits 0, leaves the rest queued; a new worker completes the set exactly once', async () => {
-    const set = producerSet(3000, 'term-src', 'term');
-    const submissionId = await enqueue('term.ndjson', set.lines, 40); // 75 batches
-    const batchCount = Math.ceil(set.lines.length / 40);
+    const set = producerSet(1500, 'term-src', 'term');
+    const submissionId = await enqueue('term.ndjson', set.lines, 25); // 60 batches
+    const batchCount = Math.ceil(set.lines.length / 25);
 
     const worker = await startWorker(env, 'worker to be stopped');
     workers.push(worker);
