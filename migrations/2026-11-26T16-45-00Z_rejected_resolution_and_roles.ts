@@ -22,14 +22,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     await sql`grant usage on schema public to ${sql.id(role)}`.execute(db);
     // Everything may be read; the ledger only appended to.
     await sql`grant select on all tables in schema public to ${sql.id(role)}`.execute(db);
-    await sql`grant insert on events, rejected_events, ingest_submissions, ingest_batches to ${sql.id(role)}`.execute(
-      db,
-    );
+    await sql`grant insert on ingest_submissions to ${sql.id(role)}`.execute(db);
     await sql`grant update (batch_count, event_count, sealed_at) on ingest_submissions to ${sql.id(role)}`.execute(
       db,
     );
     await sql`grant usage, select on all sequences in schema public to ${sql.id(role)}`.execute(db);
   }
+  // Only the worker writes the ledger and its accounts (append only: no UPDATE, no DELETE).
+  await sql`grant insert on events, rejected_events, ingest_batches to survflow_worker`.execute(db);
+  // The API records its idempotent requests.
+  await sql`grant insert on api_submissions to survflow_api`.execute(db);
   // The worker also resolves rejected inputs (retry) and writes recompute runs.
   await sql`grant update (resolved_at, resolved_by) on rejected_events to survflow_worker`.execute(db);
   for (const table of ['runs', 'run_patients', 'run_attrition', 'run_summaries', 'run_tests']) {
