@@ -65,7 +65,10 @@ export function classifyItem(
       index,
       line: item.line,
       raw: item.raw,
-      reasons: item.rejection ?? [INVALID_JSON_REASON],
+      reasons: (item.rejection ?? [INVALID_JSON_REASON]).map((r) => ({
+        path: storableText(r.path, 300),
+        message: storableText(r.message, 500),
+      })),
       source: null,
       eventId: null,
       eventType: null,
