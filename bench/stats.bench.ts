@@ -4,7 +4,12 @@
  * risk, log-rank, Cox). Two data shapes: follow-up in whole days converted to months (the
  * project's real data: many ties) and continuous times (every time distinct: the worst case).
  */
-import { analyzeSurvival, type SurvivalRow } from '../src/stats/index.js';
+import {
+  analyzeSurvival,
+  analyzeSurvivalColumns,
+  type SurvivalColumns,
+  type SurvivalRow,
+} from '../src/stats/index.js';
 import type { BenchCase, BenchModule } from './types.js';
 
 /** Deterministic PRNG (mulberry32), so every run measures the same rows. */
@@ -45,12 +50,33 @@ function engineCase(resolution: 'days' | 'continuous', includeCurve: boolean): B
   };
 }
 
+/** The same rows as columns (what a caller holding arrays would pass). */
+function columnsCase(resolution: 'days' | 'continuous'): BenchCase {
+  return {
+    name: `analyzeSurvivalColumns, 2 groups, ${resolution} times`,
+    setup: (n): SurvivalColumns => {
+      const rows = syntheticRows(n, resolution);
+      return {
+        group: rows.map((r) => r.group),
+        time: Float64Array.from(rows, (r) => r.time),
+        event: Uint8Array.from(rows, (r) => r.event),
+      };
+    },
+    run: (columns) => {
+      const result = analyzeSurvivalColumns(columns as SurvivalColumns, { includeCurve: false });
+      if (result.groups.length !== 2) throw new Error('bench: expected two groups');
+    },
+  };
+}
+
 const statsBench: BenchModule = {
   name: 'stats',
   rows: { full: 1_000_000, quick: 10_000 },
   cases: [
     engineCase('days', false),
     engineCase('continuous', false),
+    columnsCase('days'),
+    columnsCase('continuous'),
     engineCase('days', true),
     engineCase('continuous', true),
   ],

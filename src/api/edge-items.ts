@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { type RejectionReason, validateEvent } from '../contract/events.js';
 import type { Database } from '../db/database.js';
 import { INVALID_JSON_REASON, sourceMismatchReason } from '../ingest/classify-item.js';
@@ -102,11 +102,18 @@ export async function rejectForeignRetractions(
   }
   const targets = [...new Set(retractions.map((r) => r.target).filter((t) => !ownIdsInBody.has(t)))];
   if (targets.length === 0) return;
-  const rows = await db
-    .selectFrom('events')
-    .select(['source', 'event_id'])
-    .where('event_id', 'in', targets)
-    .execute();
+  // The ledger's unique index is (source, event_id): look the ids up per source (the sources come
+  // from a loose index scan), so a large ledger is never scanned for a handful of ids.
+  const { rows } = await sql<{ source: string; event_id: string }>`
+    with recursive sources(source) as (
+      select min(source) from events
+      union all
+      select (select min(e.source) from events e where e.source > sources.source)
+      from sources where sources.source is not null
+    )
+    select e.source, e.event_id
+    from sources
+    join events e on e.source = sources.source and e.event_id = any(${targets}::text[])`.execute(db);
   const own = new Set(rows.filter((r) => r.source === source).map((r) => r.event_id));
   const foreign = new Set(rows.filter((r) => r.source !== source).map((r) => r.event_id));
   for (const { item, target } of retractions) {

@@ -12,12 +12,22 @@ declare module 'fastify' {
   }
 }
 
-/** The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+/**
+ * The presented key: `Authorization: Bearer <key>`, `X-API-Key: <key>`, or the password of HTTP
+ * Basic authentication (any user name), which lets a browser ask for it (report, dashboard).
+ */
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    return match?.[1] ?? '';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) return bearer[1];
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
+    if (basic) {
+      const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon >= 0 ? decoded.slice(colon + 1) : '';
+    }
+    return '';
   }
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' ? apiKey.trim() : undefined;
@@ -32,10 +42,13 @@ export function requireScope(deps: ApiDeps, ...scopes: ApiScope[]) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
     if (!key) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({
-        error: 'unauthorized',
-        message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
-      });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer, Basic realm="survflow", charset="UTF-8"')
+        .send({
+          error: 'unauthorized',
+          message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+        });
     }
     const result = await authenticateApiKey(deps.db, key);
     if (!result.ok) {

@@ -12,6 +12,9 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { IdempotencyConflictError, QueueBusyError } from './intake.js';
 import { createApiMetrics } from './metrics.js';
+import { requireScope } from './principal.js';
+import { mountQueueDashboard } from './queue-dashboard.js';
+import { reportRoutes } from './report-routes.js';
 import { registerBatchRoutes } from './routes/batches.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerFhirRoutes } from './routes/fhir.js';
@@ -145,6 +148,13 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerFhirRoutes(app, deps, metrics);
   registerBatchRoutes(app, deps);
   registerQueryRoutes(app, deps);
+  // Pictures of published runs: readable with a query (or admin) key, like the summaries.
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', requireScope(deps, 'query', 'admin'));
+    await scope.register(reportRoutes, { db: deps.db });
+  });
+  // Operators' queue dashboard: admin keys only (a browser asks for the key as a password).
+  await mountQueueDashboard(app, [deps.ingestQueue, deps.recomputeQueue], requireScope(deps, 'admin'));
 
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());
   return app;

@@ -13,10 +13,12 @@ export async function* readCsvItems(
   paths: readonly string[],
   source: string | null,
   spans: FileSpan[] = [],
+  onBytes?: (bytes: number) => void,
 ): AsyncGenerator<IngestItem> {
   let offset = 0;
   for (const path of paths) {
     const text = await readFile(path, 'utf8');
+    onBytes?.(Buffer.byteLength(text, 'utf8'));
     const lineCount = text.split('\n').length;
     spans.push({ path, firstLine: offset + 1, lastLine: offset + lineCount });
     let outcomes: ReturnType<typeof mapCsv>;

@@ -14,10 +14,12 @@ export async function* readFhirItems(
   source: string,
   spans: FileSpan[] = [],
   onSupporting?: (count: number) => void,
+  onBytes?: (bytes: number) => void,
 ): AsyncGenerator<IngestItem> {
   let offset = 0;
   for (const path of paths) {
     const text = await readFile(path, 'utf8');
+    onBytes?.(Buffer.byteLength(text, 'utf8'));
     const lineCount = text.split('\n').length;
     spans.push({ path, firstLine: offset + 1, lastLine: offset + lineCount });
     let bundles: { line: number; text: string }[];

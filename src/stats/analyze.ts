@@ -61,39 +61,83 @@ export function resolveOptions(options: AnalysisOptions = {}): ResolvedOptions {
   return { confType, confLevel, times, atRiskStep, rmstTau, includeCurve: options.includeCurve ?? true };
 }
 
+/** Survival data as columns (one entry per subject): no object per row for large inputs. */
+export type SurvivalColumns = {
+  group: ArrayLike<string>;
+  time: ArrayLike<number>;
+  /** 1 = death, 0 = censored. */
+  event: ArrayLike<number>;
+};
+
 /** Splits rows by group label into sorted samples; labels in JavaScript default sort order. */
 export function splitByGroup(rows: readonly SurvivalRow[]): { labels: string[]; samples: SortedSample[] } {
+  return splitSubjects(
+    rows.length,
+    (i) => rows[i]!.group,
+    (i) => rows[i]!.time,
+    (i) => rows[i]!.event,
+  );
+}
+
+/** `splitByGroup` for columns. */
+export function splitColumnsByGroup(columns: SurvivalColumns): { labels: string[]; samples: SortedSample[] } {
+  const n = columns.time.length;
+  if (columns.group.length !== n || columns.event.length !== n)
+    throw new InputError(
+      `columns differ in length: group ${columns.group.length}, time ${n}, event ${columns.event.length}`,
+    );
+  return splitSubjects(
+    n,
+    (i) => columns.group[i]!,
+    (i) => columns.time[i]!,
+    (i) => columns.event[i]!,
+  );
+}
+
+function splitSubjects(
+  n: number,
+  groupOf: (i: number) => string,
+  timeOf: (i: number) => number,
+  eventOf: (i: number) => number,
+): { labels: string[]; samples: SortedSample[] } {
   const index = new Map<string, number>();
   const deathCounts: number[] = [];
   const totals: number[] = [];
-  const rowGroup = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    const t = row.time;
+  const rowGroup = new Int32Array(n);
+  let lastLabel: string | undefined;
+  let lastGroup = -1;
+  for (let i = 0; i < n; i++) {
+    const t = timeOf(i);
     if (typeof t !== 'number' || !Number.isFinite(t) || t < 0)
       throw new InputError(`row ${i + 1}: time must be a finite number >= 0, got ${String(t)}`);
-    if (row.event !== 0 && row.event !== 1)
-      throw new InputError(`row ${i + 1}: event must be 0 or 1, got ${String(row.event)}`);
-    let g = index.get(row.group);
-    if (g === undefined) {
-      g = index.size;
-      index.set(row.group, g);
-      deathCounts.push(0);
-      totals.push(0);
+    const e = eventOf(i);
+    if (e !== 0 && e !== 1) throw new InputError(`row ${i + 1}: event must be 0 or 1, got ${String(e)}`);
+    const label = groupOf(i);
+    let g = lastGroup;
+    if (label !== lastLabel) {
+      let found = index.get(label);
+      if (found === undefined) {
+        found = index.size;
+        index.set(label, found);
+        deathCounts.push(0);
+        totals.push(0);
+      }
+      g = found;
+      lastLabel = label;
+      lastGroup = g;
     }
     rowGroup[i] = g;
     totals[g]! += 1;
-    deathCounts[g]! += row.event;
+    deathCounts[g]! += e;
   }
   const deaths = deathCounts.map((d) => new Float64Array(d));
   const censorings = deathCounts.map((d, g) => new Float64Array(totals[g]! - d));
   const di = new Int32Array(deaths.length);
   const ci = new Int32Array(deaths.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
+  for (let i = 0; i < n; i++) {
     const g = rowGroup[i]!;
-    if (row.event === 1) deaths[g]![di[g]!++] = row.time;
-    else censorings[g]![ci[g]!++] = row.time;
+    if (eventOf(i) === 1) deaths[g]![di[g]!++] = timeOf(i);
+    else censorings[g]![ci[g]!++] = timeOf(i);
   }
   const labels = [...index.keys()].sort();
   const samples = labels.map((label) => {
@@ -182,7 +226,23 @@ export function analyzeSurvival(
 ): SurvivalAnalysis {
   const opts = resolveOptions(options);
   if (rows.length === 0) throw new InputError('no rows to analyze');
-  const { labels, samples } = splitByGroup(rows);
+  return analyzeSamples(splitByGroup(rows), opts);
+}
+
+/** `analyzeSurvival` for columnar input (the same results; no object per subject). */
+export function analyzeSurvivalColumns(
+  columns: SurvivalColumns,
+  options: AnalysisOptions = {},
+): SurvivalAnalysis {
+  const opts = resolveOptions(options);
+  if (columns.time.length === 0) throw new InputError('no rows to analyze');
+  return analyzeSamples(splitColumnsByGroup(columns), opts);
+}
+
+function analyzeSamples(
+  { labels, samples }: { labels: string[]; samples: SortedSample[] },
+  opts: ResolvedOptions,
+): SurvivalAnalysis {
   const pooled = pooledSample(samples);
   const largest = largestTime(pooled);
   const grouped = groupedEventTable(samples, pooled);

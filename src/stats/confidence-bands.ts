@@ -9,25 +9,55 @@ export type Band = { lower: number; upper: number };
 
 /** Band at one point, from S and the SE of -log S, with critical value z. */
 export function bandAt(surv: number, stdErrCumHaz: number, confType: ConfType, z: number): Band {
+  const out = new Float64Array(2);
+  bandInto(out, surv, stdErrCumHaz, confType, z);
+  return { lower: out[0]!, upper: out[1]! };
+}
+
+/**
+ * The band at one point written into out[0] (lower) and out[1] (upper): for loops over long
+ * curves, with no object per point.
+ */
+export function bandInto(
+  out: Float64Array,
+  surv: number,
+  stdErrCumHaz: number,
+  confType: ConfType,
+  z: number,
+) {
   const se = stdErrCumHaz;
   switch (confType) {
     case 'plain': {
       const width = se * surv * z;
       // R: pmax(p - w, 0), pmin(p + w, 1); NaN (0 * Inf) stays NaN as in R.
-      return { lower: rMax(surv - width, 0), upper: rMin(surv + width, 1) };
+      out[0] = rMax(surv - width, 0);
+      out[1] = rMin(surv + width, 1);
+      return;
     }
     case 'log': {
-      if (surv === 0) return { lower: Number.NaN, upper: Number.NaN };
+      if (surv === 0) {
+        out[0] = Number.NaN;
+        out[1] = Number.NaN;
+        return;
+      }
       const w = z * se;
       const logS = Math.log(surv);
-      return { lower: Math.exp(logS - w), upper: rMin(Math.exp(logS + w), 1) };
+      out[0] = Math.exp(logS - w);
+      out[1] = rMin(Math.exp(logS + w), 1);
+      return;
     }
     case 'log-log': {
-      if (surv === 0 || surv === 1) return { lower: Number.NaN, upper: Number.NaN };
+      if (surv === 0 || surv === 1) {
+        out[0] = Number.NaN;
+        out[1] = Number.NaN;
+        return;
+      }
       const logS = Math.log(surv);
       const w = (z * se) / logS;
       const lll = Math.log(-logS);
-      return { lower: Math.exp(-Math.exp(lll - w)), upper: Math.exp(-Math.exp(lll + w)) };
+      out[0] = Math.exp(-Math.exp(lll - w));
+      out[1] = Math.exp(-Math.exp(lll + w));
+      return;
     }
   }
 }
@@ -52,26 +82,11 @@ export function confidenceBands(
   const m = surv.length;
   const lower = new Float64Array(m);
   const upper = new Float64Array(m);
-  // The same formulas as bandAt, inlined per type: no object per curve point (1M-row curves).
-  if (confType === 'log') {
-    for (let j = 0; j < m; j++) {
-      const s = surv[j]!;
-      if (s === 0) {
-        lower[j] = Number.NaN;
-        upper[j] = Number.NaN;
-        continue;
-      }
-      const w = z * stdErrCumHaz[j]!;
-      const logS = Math.log(s);
-      lower[j] = Math.exp(logS - w);
-      upper[j] = Math.min(Math.exp(logS + w), 1);
-    }
-  } else {
-    for (let j = 0; j < m; j++) {
-      const b = bandAt(surv[j]!, stdErrCumHaz[j]!, confType, z);
-      lower[j] = b.lower;
-      upper[j] = b.upper;
-    }
+  const band = new Float64Array(2);
+  for (let j = 0; j < m; j++) {
+    bandInto(band, surv[j]!, stdErrCumHaz[j]!, confType, z);
+    lower[j] = band[0]!;
+    upper[j] = band[1]!;
   }
   return { lower, upper, confType, confLevel };
 }

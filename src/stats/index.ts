@@ -4,11 +4,14 @@
  */
 export {
   analyzeSurvival,
+  analyzeSurvivalColumns,
   curvePoints,
   DEFAULT_TIMES,
   OVERALL_LABEL,
   resolveOptions,
+  type SurvivalColumns,
   splitByGroup,
+  splitColumnsByGroup,
   summarizeGroup,
 } from './analyze.js';
 export {

@@ -5,7 +5,7 @@
  * target there (within the tolerance) and drops below it later, the midpoint between that time and
  * the next time it is lower. The CI limits apply the same rule to the pointwise bands, skipping NA.
  */
-import { type BandSource, type Bands, bandAt } from './confidence-bands.js';
+import { type BandSource, bandInto } from './confidence-bands.js';
 import { normalCriticalValue } from './distributions.js';
 import type { KaplanMeierFit } from './kaplan-meier.js';
 import { TIME_TOLERANCE } from './time-fix.js';
@@ -42,11 +42,16 @@ export function firstCrossing(values: Float64Array, time: Float64Array, target: 
 export type QuantileEstimate = { quantile: number; lower: number; upper: number };
 
 /**
- * The p-th quantile of the survival time (p = 0.5 is the median) with its CI from `bands`.
- * NaN means not reached.
+ * The p-th quantile of the survival time (p = 0.5 is the median) with its CI from `bands` (stored
+ * band arrays, or a conf type and level; default log, 0.95). NaN means not reached.
  */
-export function quantile(fit: KaplanMeierFit, p: number, bands: Bands): QuantileEstimate {
+export function quantile(
+  fit: KaplanMeierFit,
+  p: number,
+  bands: BandSource = { confType: 'log', confLevel: 0.95 },
+): QuantileEstimate {
   if (!(p > 0 && p < 1)) throw new RangeError(`quantile p must be in (0, 1), got ${p}`);
+  if (!('lower' in bands)) return quantileStreaming(fit, p, bands);
   const target = 1 - p;
   return {
     quantile: firstCrossing(fit.surv, fit.time, target),
@@ -55,7 +60,7 @@ export function quantile(fit: KaplanMeierFit, p: number, bands: Bands): Quantile
   };
 }
 
-export function median(fit: KaplanMeierFit, bands: Bands): QuantileEstimate {
+export function median(fit: KaplanMeierFit, bands?: BandSource): QuantileEstimate {
   return quantile(fit, 0.5, bands);
 }
 
@@ -108,13 +113,14 @@ export function quantileStreaming(
   const est = new CrossingFinder(target);
   const lower = new CrossingFinder(target);
   const upper = new CrossingFinder(target);
+  const band = new Float64Array(2);
   for (let j = 0; j < fit.time.length; j++) {
     const t = fit.time[j]!;
     const s = fit.surv[j]!;
     est.feed(s, t);
-    const band = bandAt(s, fit.stdErrCumHaz[j]!, source.confType, z);
-    lower.feed(band.lower, t);
-    upper.feed(band.upper, t);
+    bandInto(band, s, fit.stdErrCumHaz[j]!, source.confType, z);
+    lower.feed(band[0]!, t);
+    upper.feed(band[1]!, t);
   }
   return { quantile: est.value, lower: lower.value, upper: upper.value };
 }

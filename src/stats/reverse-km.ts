@@ -3,7 +3,7 @@
  * `survfit(Surv(time, 1 - event) ~ 1)` (censorings are the events) with its log CI, computed in one
  * streaming pass (no curve arrays). Equal to `median(reverseKaplanMeier(table), log bands)`.
  */
-import { bandAt } from './confidence-bands.js';
+import { bandInto } from './confidence-bands.js';
 import { normalCriticalValue } from './distributions.js';
 import type { EventTable } from './event-table.js';
 import { CrossingFinder, type QuantileEstimate } from './quantiles.js';
@@ -13,6 +13,7 @@ export function medianFollowUp(table: EventTable, confLevel = 0.95): QuantileEst
   const est = new CrossingFinder(0.5);
   const lower = new CrossingFinder(0.5);
   const upper = new CrossingFinder(0.5);
+  const band = new Float64Array(2);
   let s = 1;
   let greenwood = 0;
   for (let j = 0; j < table.time.length; j++) {
@@ -23,10 +24,10 @@ export function medianFollowUp(table: EventTable, confLevel = 0.95): QuantileEst
       greenwood += n > d ? d / (n * (n - d)) : Number.POSITIVE_INFINITY;
     }
     const t = table.time[j]!;
-    const band = bandAt(s, Math.sqrt(greenwood), 'log', z);
+    bandInto(band, s, Math.sqrt(greenwood), 'log', z);
     est.feed(s, t);
-    lower.feed(band.lower, t);
-    upper.feed(band.upper, t);
+    lower.feed(band[0]!, t);
+    upper.feed(band[1]!, t);
   }
   return { quantile: est.value, lower: lower.value, upper: upper.value };
 }

@@ -6,6 +6,7 @@ import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { recomputeProcessorDefinition } from '../../src/workers/recompute.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
+import { CLI_MAIN } from '../support/cli.js';
 import { insertLedgerEvents, patientEvents, syntheticCohort } from '../support/ledger-fixture.js';
 import {
   createTestDatabase,
@@ -17,7 +18,6 @@ import {
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 let testDb: TestDatabase;
 let config: Config;
@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[]) {
-  return run(tsx, ['src/cli/main.ts', ...args], {
+  return run(process.execPath, [CLI_MAIN, ...args], {
     cwd: root,
     env: {
       ...process.env,

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { groupingDefinitions } from '../../src/recompute/groupings.js';
@@ -277,4 +277,67 @@ describe('recompute runs', () => {
     expect(pastExits.every((d) => d <= '2021-03-31')).toBe(true);
     expect((await events(now.runId)).some((d) => d > '2021-03-31')).toBe(true);
   });
+});
+
+describe('a recompute whose process is killed', () => {
+  it('publishes nothing, releases the lock, and is marked abandoned by the next run', async () => {
+    await sql`truncate events, ingest_submissions, ingest_batches, runs cascade`.execute(testDb.db);
+    await load(syntheticCohort(15, 8));
+    const previous = await recompute('2024-06-30');
+
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    // node itself (not the tsx wrapper, which forks): SIGKILL must hit the process holding the
+    // database connections, as a crash or an OOM kill would.
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../support/recompute-child.ts', import.meta.url)),
+        '2024-06-30',
+      ],
+      {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, DATABASE_URL: testDb.url, LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    // Whatever happens below, the child never outlives the test.
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready-to-publish')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    // The killed run wrote all its summaries but was never published.
+    const killed = await testDb.db
+      .selectFrom('runs')
+      .select(['id', 'status'])
+      .where('id', '<>', previous.runId)
+      .executeTakeFirstOrThrow();
+    expect(killed.status).toBe('running');
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    expect(await latestRunId()).toBe(previous.runId);
+    const visible = await testDb.db.selectFrom('latest_summaries').select('run_id').distinct().execute();
+    expect(visible).toEqual([{ run_id: previous.runId }]);
+
+    // The lock died with the process: the next run starts at once and retires the dead one.
+    const next = await recompute('2024-06-30');
+    const statuses = await testDb.db.selectFrom('runs').select(['id', 'status']).execute();
+    expect(new Map(statuses.map((r) => [r.id, r.status]))).toEqual(
+      new Map([
+        [previous.runId, 'published'],
+        [killed.id, 'abandoned'],
+        [next.runId, 'published'],
+      ]),
+    );
+    expect(await latestRunId()).toBe(next.runId);
+  }, 60_000);
 });

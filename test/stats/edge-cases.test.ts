@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import {
   analyzeSurvival,
+  analyzeSurvivalColumns,
   confidenceBands,
   coxRegression,
   eventTable,
@@ -192,6 +193,10 @@ describe('edge cases', () => {
     expect(quantile(fit, 0.75, bands).quantile).toBe(11.5); // S = 0.25 on [11, 12)
     expect(quantile(fit, 0.1, bands).quantile).toBe(2);
     expect(() => quantile(fit, 1, bands)).toThrow(RangeError);
+    // Default bands (log, 0.95) and a conf spec give the same as stored band arrays.
+    expect(quantile(fit, 0.25)).toEqual(quantile(fit, 0.25, bands));
+    const plain = confidenceBands(fit, 'plain', 0.9);
+    expect(quantile(fit, 0.5, { confType: 'plain', confLevel: 0.9 })).toEqual(quantile(fit, 0.5, plain));
   });
 
   it('rejects invalid rows and options', () => {
@@ -200,6 +205,12 @@ describe('edge cases', () => {
     expect(() => analyzeSurvival([{ group: 'A', time: Number.NaN, event: 1 }])).toThrow(InputError);
     expect(() => analyzeSurvival([{ group: 'A', time: 1, event: 2 as 1 }])).toThrow(/event must be 0 or 1/);
     expect(() => analyzeSurvival(rowsOf('A', [[1, 1]]), { confLevel: 1 })).toThrow(InputError);
+    expect(() => analyzeSurvivalColumns({ group: ['A'], time: [1, 2], event: [1, 0] })).toThrow(
+      /columns differ in length/,
+    );
+    expect(() => analyzeSurvivalColumns({ group: ['A'], time: [1], event: [3] })).toThrow(
+      /event must be 0 or 1/,
+    );
   });
 
   it('options: conf level, times, at-risk step, RMST tau', () => {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   analyzeSurvival,
+  analyzeSurvivalColumns,
   confidenceBands,
   eventTable,
   groupedEventTable,
@@ -73,6 +74,19 @@ describe('properties', () => {
           expect([without.logRank, without.cox]).toEqual([withCurve.logRank, withCurve.cox]);
         },
       ),
+    );
+  });
+
+  it('columnar input gives the same results as rows', () => {
+    fc.assert(
+      fc.property(rows, (rs) => {
+        const columns = {
+          group: rs.map((r) => r.group),
+          time: Float64Array.from(rs, (r) => r.time),
+          event: Uint8Array.from(rs, (r) => r.event),
+        };
+        expect(analyzeSurvivalColumns(columns)).toEqual(analyzeSurvival(rs));
+      }),
     );
   });
 

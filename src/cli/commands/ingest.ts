@@ -168,16 +168,23 @@ export function registerIngest(program: Command): void {
           report();
         };
         let supporting = 0;
+        const countBytes = (n: number) => {
+          bytes += n;
+        };
         const items =
           options.format === 'fhir'
-            ? readFhirItems(files, options.source ?? '', spans, (n) => {
-                supporting += n;
-              })
+            ? readFhirItems(
+                files,
+                options.source ?? '',
+                spans,
+                (n) => {
+                  supporting += n;
+                },
+                countBytes,
+              )
             : options.format === 'csv'
-              ? readCsvItems(files, options.source ?? null, spans)
-              : readNdjsonItems(files, spans, (n) => {
-                  bytes += n;
-                });
+              ? readCsvItems(files, options.source ?? null, spans, countBytes)
+              : readNdjsonItems(files, spans, countBytes);
         for await (const item of items) {
           batch.push(item);
           eventCount++;
