@@ -98,13 +98,11 @@ describe('HTTP intake under hostile requests', () => {
           body: v.map((x) => JSON.stringify(x) ?? 'x').join('\n'),
         })),
         nasty.map((s) => ({ path: '/v1/events', type: 'application/json', body: s })),
-        fc
-          .array(value.map(patient), { maxLength: 4 })
-          .map((e) => ({
-            path: '/fhir/Bundle',
-            type: 'application/fhir+json',
-            body: JSON.stringify(bundleOf(e)),
-          })),
+        fc.array(value.map(patient), { maxLength: 4 }).map((e) => ({
+          path: '/fhir/Bundle',
+          type: 'application/fhir+json',
+          body: JSON.stringify(bundleOf(e)),
+        })),
       ),
       { numRuns: 300, seed: 7 },
     );
@@ -113,7 +111,9 @@ describe('HTTP intake under hostile requests', () => {
       const response = await post(path, body, type);
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status >= 500) {
-        throw new Error(`${response.status} ${await response.text()} for ${path} ${JSON.stringify(body.slice(0, 600))}`);
+        throw new Error(
+          `${response.status} ${await response.text()} for ${path} ${JSON.stringify(body.slice(0, 600))}`,
+        );
       }
       if (response.status === 202) {
         const answer = (await response.json()) as IntakeAnswer;
