@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../support/runtime.js';
 import {
@@ -75,16 +76,26 @@ describe('a recompute process killed mid-run', () => {
     const summaries1 = await latestSummaries();
     expect(summaries1.length).toBeGreaterThan(5);
 
-    // Ask for a second run and kill the worker the moment it has started computing.
+    // Ask for a second run and kill the worker while it is writing its summaries: a lock held
+    // here (readers can still read) keeps the run there however fast the machine is.
+    const blocker = new pg.Client({ connectionString: testDb.url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table run_summaries in share mode');
     const asked = await survflow(['recompute', '--cutoff', '2024-06-30'], env);
     expect(asked.code, asked.stderr).toBe(0);
     const run2 = await waitFor(
-      async () => (await runs()).find((r) => r.id !== run1 && r.status === 'running'),
-      'the second run to start',
+      async () =>
+        (await runs()).find(
+          (r) => r.id !== run1 && r.status === 'running' && r.stage === 'writing summaries',
+        ),
+      'the second run to be writing its summaries',
       60_000,
     );
     first.proc.kill('SIGKILL');
     await first.exited;
+    await blocker.query('rollback');
+    await blocker.end();
     const killed = (await runs()).find((r) => r.id === run2.id);
     expect(killed?.status).toBe('running'); // died mid-run, before publication
     expect(await latest()).toBe(run1); // readers still see the previous run, unchanged
@@ -100,8 +111,13 @@ describe('a recompute process killed mid-run', () => {
     expect(next.code, next.stderr).toBe(0);
     const run3 = next.stdout.trim();
     expect(run3).not.toBe(run1);
-    expect(await latest()).toBe(run3);
+    // The recovered job of the killed run may publish one more run after run3: either way the
+    // latest is a new, published run.
     const all = await runs();
+    expect(all.find((r) => r.id === run3)?.status).toBe('published');
+    const newest = await latest();
+    expect(newest).not.toBe(run1);
+    expect(all.find((r) => r.id === newest)?.status).toBe('published');
     expect(all.find((r) => r.id === run2.id)?.status).toBe('abandoned');
     expect(all.filter((r) => r.status === 'running')).toEqual([]);
     // Same ledger, same cutoff: the new run publishes the same figures.
