@@ -179,10 +179,10 @@ describe('hostile input through the batch writer (PostgreSQL)', () => {
       .insertInto('ingest_submissions')
       .values({ id: 'fuzz', channel: 'cli', source: null })
       .execute();
-    // Free text that must survive byte for byte: no NUL / lone surrogate, no outer whitespace.
+    // Free text that must survive byte for byte, outer whitespace included: no NUL / lone surrogate.
     const storableText = hostileString
-      .map((s) => s.trim().slice(0, 100))
-      .filter((s) => s.length > 0 && isStorable(s));
+      .map((s) => s.slice(0, 100))
+      .filter((s) => s.trim().length > 0 && isStorable(s));
     const acceptedEvent = fc
       .record({ eventId: storableText, agent: storableText, regimen: storableText, n: fc.nat() })
       .map(({ eventId, agent, regimen, n }) => ({
