@@ -34,6 +34,10 @@ const envSchema = z
     INGEST_BACKOFF_MS: integer(10, 600_000).default(1_000),
     JOBS_KEEP_COMPLETED: integer(0, 1_000_000).default(1_000),
     JOBS_KEEP_FAILED: integer(0, 1_000_000).default(10_000),
+    WORKER_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: integer(500, 3_600_000).default(30_000),
+    WORKER_MAX_STALLED_COUNT: integer(0, 1_000).default(1),
+    RECOMPUTE_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(300_000),
     PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     REJECTED_BODY_KEY: z
       .string()
@@ -78,6 +82,17 @@ export type Config = {
     readonly backoffMs: number;
   };
   readonly jobs: { readonly keepCompleted: number; readonly keepFailed: number };
+  /**
+   * BullMQ stalled-job recovery: a worker holds a lock of `lockDurationMs` on each job it runs
+   * (renewed at half that); a crashed worker's jobs are returned to the queue by the next
+   * stalled check after the lock expires (every `stalledIntervalMs`). A job that stalls more
+   * than `maxStalledCount` times fails for good.
+   */
+  readonly worker: {
+    readonly lockDurationMs: number;
+    readonly stalledIntervalMs: number;
+    readonly maxStalledCount: number;
+  };
   readonly pseudonymKey: string;
   readonly rejectedBodyKey: Buffer;
   /** True when a key above is the built-in development default (announced at start-up). */
@@ -93,6 +108,8 @@ export type Config = {
     readonly rateLimitWindowMs: number;
   };
   readonly recompute: {
+    /** BullMQ lock of a recompute job: long, because summaries are computed synchronously. */
+    readonly lockDurationMs: number;
     readonly cron: string;
     readonly timeZone: string;
     /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
@@ -143,6 +160,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       backoffMs: env.INGEST_BACKOFF_MS,
     },
     jobs: { keepCompleted: env.JOBS_KEEP_COMPLETED, keepFailed: env.JOBS_KEEP_FAILED },
+    worker: {
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+    },
     pseudonymKey: env.PSEUDONYM_KEY ?? DEV_PSEUDONYM_KEY,
     rejectedBodyKey: Buffer.from(env.REJECTED_BODY_KEY ?? DEV_REJECTED_BODY_KEY, 'hex'),
     usesDevelopmentKeys: env.PSEUDONYM_KEY === undefined || env.REJECTED_BODY_KEY === undefined,
@@ -155,6 +177,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rateLimitWindowMs: env.API_RATE_LIMIT_WINDOW_MS,
     },
     recompute: {
+      lockDurationMs: env.RECOMPUTE_LOCK_DURATION_MS,
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,
       cutoff: env.RECOMPUTE_CUTOFF,

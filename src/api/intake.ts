@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RejectionReason } from '../contract/events.js';
 import { SurvflowError } from '../errors.js';
+import { storableText } from '../ingest/storable-text.js';
 import { type Channel, enqueueBatch, openSubmission, sealSubmission } from '../ingest/submission.js';
 import type { IngestItem } from '../jobs/contracts.js';
 import type { ApiDeps } from './deps.js';
@@ -144,11 +145,23 @@ export async function submitItems(
     rejections: rejected.slice(0, MAX_LISTED_REJECTIONS).map((item) => ({
       index: item.index,
       line: item.line,
-      ...(item.resource ? { resource: item.resource } : {}),
-      reasons: item.rejection ?? [],
+      // Stored as jsonb below: text PostgreSQL cannot hold (NUL, lone surrogates) is replaced.
+      ...(item.resource ? { resource: storableText(item.resource, 300) } : {}),
+      reasons: (item.rejection ?? []).map((r) => ({
+        path: storableText(r.path, 500),
+        message: storableText(r.message, 2_000),
+      })),
     })),
     rejectionsTruncated: rejected.length > MAX_LISTED_REJECTIONS,
-    ...(request.supporting ? { supporting: request.supporting } : {}),
+    ...(request.supporting
+      ? {
+          supporting: request.supporting.map((x) => ({
+            ...x,
+            resource: storableText(x.resource, 300),
+            note: storableText(x.note, 2_000),
+          })),
+        }
+      : {}),
     account: `/v1/batches/${submissionId}`,
   };
   await db

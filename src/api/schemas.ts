@@ -41,3 +41,13 @@ export const idempotencyHeaders = z.object({
 export const security: { [scheme: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }];
 
 export const authErrors = { 401: errorSchema, 403: errorSchema, 429: errorSchema };
+
+/** The answers of an intake route (POST /v1/events, POST /fhir/Bundle). */
+export const intakeResponses = {
+  202: intakeAnswerSchema,
+  400: errorSchema,
+  413: errorSchema,
+  422: errorSchema,
+  503: errorSchema,
+  ...authErrors,
+};

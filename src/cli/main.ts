@@ -8,6 +8,6 @@ const program = new Command()
   .description('Oncology real-world-evidence ingestion and Kaplan-Meier survival summaries')
   .showHelpAfterError();
 
-registerCommands(program);
+await registerCommands(program, process.argv);
 
 await runCli(program, process.argv);

@@ -29,7 +29,12 @@ export const clinicalDate = z
   .regex(/^(19|20)\d{2}-\d{2}-\d{2}$|^2100-\d{2}-\d{2}$/, 'expected an ISO date YYYY-MM-DD (1900-2100)')
   .refine(isCalendarDate, 'not a calendar date');
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+// Text is stored verbatim (never trimmed or normalized): an id with a trailing space is that id.
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => value.trim() !== '', 'must not be empty or blank');
 
 export const patientRegisteredPayload = z.strictObject({
   histology: text(100),

@@ -19,6 +19,14 @@ export function createPool(options: DatabaseOptions): pg.Pool {
   // An idle client losing its connection (server restart) emits here; without a listener
   // the process would crash. The next query reports the failure to its caller instead.
   pool.on('error', () => {});
+  // A client that is checked out (e.g. inside a transaction, between two statements) when its
+  // server session is terminated emits 'error' on itself, not on the pool: without a listener
+  // that kills the process (found by the fault suite's database outage). The statement in
+  // flight, or the next one, fails and its job is retried; pg-pool discards the broken client
+  // on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

@@ -58,6 +58,8 @@ export interface RejectedEventsTable {
   raw_body: Buffer;
   received_at: Timestamp;
   resolved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The retry submission that resolved it (`survflow rejected retry`). */
+  resolved_by: string | null;
 }
 
 export type ApiScope = 'ingest' | 'query' | 'admin';

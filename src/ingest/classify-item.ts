@@ -1,6 +1,7 @@
 import { type RejectionReason, type SurvEvent, validateEvent } from '../contract/events.js';
 import { contentHash, patientKey } from '../crypto/pseudonym.js';
 import type { IngestItem } from '../jobs/contracts.js';
+import { findUnstorableText, storableText } from './storable-text.js';
 
 /**
  * Turns one raw submitted item into either a valid, pseudonymized event ready for the ledger or
@@ -36,7 +37,7 @@ export const INVALID_JSON_REASON: RejectionReason = { path: '(line)', message: '
 function stringField(value: unknown, key: string, max: number): string | null {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   const field = (value as Record<string, unknown>)[key];
-  return typeof field === 'string' ? field.slice(0, max) : null;
+  return typeof field === 'string' ? storableText(field, max) : null;
 }
 
 export function sourceMismatchReason(claimed: string, submittedBy: string): RejectionReason {
@@ -82,7 +83,10 @@ export function classifyItem(
       index,
       line: item.line,
       raw: item.raw,
-      reasons: item.rejection ?? [INVALID_JSON_REASON],
+      reasons: (item.rejection ?? [INVALID_JSON_REASON]).map((r) => ({
+        path: storableText(r.path, 300),
+        message: storableText(r.message, 500),
+      })),
       source: null,
       eventId: null,
       eventType: null,
@@ -93,12 +97,17 @@ export function classifyItem(
     index,
     line: item.line,
     raw: item.raw,
-    reasons,
+    // Reasons can quote input (zod names unknown keys): keep them storable and bounded.
+    reasons: reasons
+      .slice(0, 50)
+      .map((r) => ({ path: storableText(r.path, 300), message: storableText(r.message, 500) })),
     source: stringField(parsed, 'source', 100),
     eventId: stringField(parsed, 'eventId', 200),
     eventType: stringField(parsed, 'type', 100),
   });
   if (item.rejection) return invalid(item.rejection);
+  const unstorable = findUnstorableText(parsed);
+  if (unstorable) return invalid([unstorable]);
   const result = validateEvent(parsed);
   if (!result.ok) return invalid(result.reasons);
   const event = result.event;

@@ -80,29 +80,32 @@ export async function loadRunSummary(db: Kysely<Database>, runId?: string): Prom
   };
 }
 
+/** A summary as published when it describes fewer than k patients: labels kept, figures null. */
+export function suppressedSummary(grouping: string, group: string): PublishedSummary {
+  return {
+    grouping,
+    group,
+    n: null,
+    events: null,
+    censored: null,
+    median: null,
+    medianLower: null,
+    medianUpper: null,
+    survival: null,
+    rmst: null,
+    followUpMedian: null,
+    atRisk: null,
+    suppressed: true,
+  };
+}
+
 function publishedSummary(
   grouping: string,
   group: string,
   suppressed: boolean,
   stored: Record<string, unknown> | null,
 ): PublishedSummary {
-  if (suppressed || stored === null) {
-    return {
-      grouping,
-      group,
-      n: null,
-      events: null,
-      censored: null,
-      median: null,
-      medianLower: null,
-      medianUpper: null,
-      survival: null,
-      rmst: null,
-      followUpMedian: null,
-      atRisk: null,
-      suppressed: true,
-    };
-  }
+  if (suppressed || stored === null) return suppressedSummary(grouping, group);
   const s = stored as Omit<PublishedSummary, 'grouping' | 'suppressed'>;
   return {
     grouping,

@@ -21,5 +21,5 @@ export type ProcessorDefinition = {
   /** Optional start-up work (e.g. registering a repeatable schedule); runs before workers start. */
   setup?: (deps: ProcessorDeps & { connection: Redis }) => Promise<void>;
   /** Optional BullMQ worker settings (e.g. a longer lock for long-running jobs). */
-  workerOptions?: Pick<WorkerOptions, 'lockDuration' | 'maxStalledCount'>;
+  workerOptions?: (config: Config) => Pick<WorkerOptions, 'lockDuration' | 'maxStalledCount'>;
 };

@@ -76,5 +76,7 @@ export const recomputeProcessorDefinition: ProcessorDefinition = {
   },
   // A large cohort's summaries are computed synchronously; a long lock keeps a busy event loop
   // from being taken for a dead worker. A killed worker's job is still recovered (stalled check).
-  workerOptions: { lockDuration: 5 * 60_000, maxStalledCount: 2 },
+  // RECOMPUTE_LOCK_DURATION_MS (default 5 min) is also how long a killed worker's run blocks the
+  // queue (global concurrency 1) before the stalled check hands it to another worker.
+  workerOptions: (config) => ({ lockDuration: config.recompute.lockDurationMs, maxStalledCount: 2 }),
 };

@@ -39,8 +39,11 @@ export async function startWorkers(options: {
         connection,
         prefix: config.queuePrefix,
         concurrency: definition.concurrency(config),
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.stalledIntervalMs,
+        maxStalledCount: config.worker.maxStalledCount,
         autorun: true,
-        ...definition.workerOptions,
+        ...definition.workerOptions?.(config),
       });
       worker.on('failed', (job, error) => {
         deps.logger.warn(

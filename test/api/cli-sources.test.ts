@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateApiKey } from '../../src/auth/api-keys.js';
+import { CLI_MAIN } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-env.js';
 
 const run = promisify(execFile);
@@ -16,7 +17,7 @@ describe('survflow sources add | list | revoke', () => {
   });
 
   const survflow = (args: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sources', ...args], {
+    run(process.execPath, [CLI_MAIN, 'sources', ...args], {
       env: { ...process.env, DATABASE_URL: testDb.url, LOG_LEVEL: 'silent' },
     }).catch((error: { stdout: string; stderr: string; code: number }) => error);
 

@@ -42,6 +42,18 @@ describe('event contract v1', () => {
     });
   });
 
+  it('keeps text verbatim, outer whitespace included, and rejects blank text', () => {
+    const result = validateEvent(
+      makeEvent('immunotherapy.cycle', { eventId: ' cyc-1 ', patientId: 'MRN 7 ' }),
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.reasons));
+    expect(result.event.eventId).toBe(' cyc-1 ');
+    expect(result.event.patientId).toBe('MRN 7 ');
+    expect(reasonsOf(makeEvent('immunotherapy.cycle', { eventId: '  ' }))).toEqual([
+      { path: 'eventId', message: 'must not be empty or blank' },
+    ]);
+  });
+
   it('rejects an unknown envelope field', () => {
     expect(reasonsOf({ ...makeEvent('followup.contact'), mrn: 'x' })[0]?.message).toMatch(/mrn/);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { IntakeAnswer } from '../../src/api/intake.js';
 import { patientHistoryBundle } from '../fhir/fixtures.js';
 import { startTestApi, type TestApi, waitForBatch } from '../support/api.js';
+import { CLI_MAIN } from '../support/cli.js';
 
 const run = promisify(execFile);
 
@@ -25,7 +26,7 @@ describe('CSV and FHIR intake through `survflow ingest` and HTTP text/csv', () =
   });
 
   const survflow = (args: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    run(process.execPath, [CLI_MAIN, ...args], {
       env: {
         ...process.env,
         DATABASE_URL: api.database.url,

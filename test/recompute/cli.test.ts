@@ -6,6 +6,7 @@ import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { recomputeProcessorDefinition } from '../../src/workers/recompute.js';
 import { startWorkers, type WorkerRuntime } from '../../src/workers/runtime.js';
+import { CLI_MAIN } from '../support/cli.js';
 import { insertLedgerEvents, patientEvents, syntheticCohort } from '../support/ledger-fixture.js';
 import {
   createTestDatabase,
@@ -41,8 +42,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[]) {
-  // node itself with tsx's loader (the tsx wrapper forks, and a timeout would orphan the child).
-  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  return run(process.execPath, [CLI_MAIN, ...args], {
     cwd: root,
     env: {
       ...process.env,

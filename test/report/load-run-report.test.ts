@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.js';
 import { loadRunReport } from '../../src/report/load-run-report.js';
 import { renderRunReportHtml } from '../../src/report/report-html.js';
 import { renderRunPlot } from '../../src/report/run-plot.js';
+import { CLI_MAIN } from '../support/cli.js';
 import { EXAMPLE_CUTOFF, publishExampleRun } from '../support/example-run.js';
 import { byClass, parseSvg, textOf } from '../support/parse-markup.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
@@ -78,8 +79,7 @@ describe('plots and report of a published run (the 73-patient example)', () => {
   it('writes the SVG and the HTML report from the command line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'survflow-plot-'));
     const env = { ...process.env, DATABASE_URL: testDb.url, LOG_LEVEL: 'silent', NODE_ENV: 'test' };
-    // node --import tsx: one process per command (the tsx CLI would start a second one).
-    const cli = ['--import', 'tsx', 'src/cli/main.ts'];
+    const cli = [CLI_MAIN];
     const svgFile = join(dir, 'cycles.svg');
     const plot = await run(
       process.execPath,

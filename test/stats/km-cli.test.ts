@@ -6,16 +6,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SurvivalAnalysis } from '../../src/stats/index.js';
+import { CLI_MAIN } from '../support/cli.js';
 import { expectClose, REFERENCE_DIR, referenceCases } from './support/reference.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** Through `npx tsx` as a user runs it, or (faster, for the many error cases) node --import tsx. */
+/** Through `npx survflow` as a user runs it from a checkout, or (faster) node on the built CLI. */
 async function km(args: string[], viaNpx = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, prefix] = viaNpx
-    ? ['npx', ['tsx', 'src/cli/main.ts']]
-    : [process.execPath, ['--import', 'tsx', 'src/cli/main.ts']];
+  const [command, prefix] = viaNpx ? ['npx', ['survflow']] : [process.execPath, [CLI_MAIN]];
   try {
     const { stdout, stderr } = await run(command, [...prefix, 'km', ...args], { cwd: ROOT });
     return { code: 0, stdout, stderr };

@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { tsImport } from 'tsx/esm/api';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.js';
 import { createDatabase } from '../../src/db/connection.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { REPO_ROOT } from './cli.js';
 import { dropDatabase, ensureServers, recreateDatabase, TEMPLATE_DATABASE } from './servers.js';
 
 declare module 'vitest' {
@@ -20,6 +23,9 @@ declare module 'vitest' {
  * TEMPLATE`), which takes milliseconds instead of re-running migrations.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Tests that spawn the CLI run the compiled code (test/support/cli.ts): build it first.
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
   const config = loadConfig();
   const servers = await ensureServers(config.databaseUrl, config.redisUrl);
   const templateUrl = await recreateDatabase(servers.databaseUrl, TEMPLATE_DATABASE);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { PublishedGroupingTests, PublishedGroupSummary } from '../../src/plot/summary-input.js';
 import type { RunReportInput } from '../../src/report/report-html.js';
 import type { CurvePoint } from '../../src/stats/types.js';
+import { suppressedSummary } from '../../src/summaries/load-run-summary.js';
 
 /**
  * Summary fixtures for the plot and report tests, built from numbers R's `survival` package
@@ -101,23 +102,7 @@ export function summaryFromReference(grouping: string, group: string, r: RGroup)
   };
 }
 
-export function suppressedSummary(grouping: string, group: string): PublishedGroupSummary {
-  return {
-    grouping,
-    group,
-    n: null,
-    events: null,
-    censored: null,
-    median: null,
-    medianLower: null,
-    medianUpper: null,
-    survival: null,
-    rmst: null,
-    followUpMedian: null,
-    atRisk: null,
-    suppressed: true,
-  };
-}
+export { suppressedSummary };
 
 /**
  * One grouping from a reference case: `labels` maps R's group names to survflow's, in display

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CLI_MAIN } from '../support/cli.js';
 import { ledgerSnapshot } from '../support/ingest.js';
 import { waitFor } from '../support/runtime.js';
 import {
@@ -15,7 +16,6 @@ import {
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const main = path.join(root, 'src/cli/main.ts');
 
 let testDb: TestDatabase;
 let env: NodeJS.ProcessEnv;
@@ -34,8 +34,8 @@ beforeAll(async () => {
     REDIS_URL: inject('redisUrl'),
     QUEUE_PREFIX: uniqueQueuePrefix('cli'),
   };
-  // node itself with tsx's loader (not the tsx wrapper), so a signal reaches the worker directly.
-  worker = spawn(process.execPath, ['--import', 'tsx', main, 'worker'], {
+  // node itself (not a wrapper), so a signal reaches the worker directly.
+  worker = spawn(process.execPath, [CLI_MAIN, 'worker'], {
     env,
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,7 +58,7 @@ afterAll(async () => {
 
 async function survflow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [CLI_MAIN, ...args], {
       env,
       cwd: root,
       timeout: 60_000,

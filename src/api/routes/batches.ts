@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
-import { getSubmissionAccount } from '../../ingest/submission.js';
+import { getSubmissionAccount, inspectPendingBatches } from '../../ingest/submission.js';
 import type { ApiDeps } from '../deps.js';
 import { principalOf, requireScope } from '../principal.js';
 import { authErrors, errorSchema, reasonSchema, security } from '../schemas.js';
@@ -28,7 +28,17 @@ const accountSchema = z.object({
     }),
   ),
   pendingJobs: z.number().int(),
+  lostJobs: z
+    .number()
+    .int()
+    .describe(
+      'pending batches no longer in Redis (Redis restarted without persistence): they will never be processed; re-send the request',
+    ),
+  failedJobs: z.number().int().describe('pending batches that failed for good'),
 });
+
+/** Beyond this many pending batches the queue is not inspected (the counts then say 0). */
+const MAX_INSPECTED_BATCHES = 200;
 
 export function registerBatchRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -58,6 +68,18 @@ export function registerBatchRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (account.source !== principal.source && !principal.scopes.includes('admin')) {
         throw new NotFoundError(`no batch ${request.params.id}`);
       }
+      // Only a sealed, incomplete submission can have batches lost from Redis or failed.
+      const lostAndFailed = async () => {
+        if (!account.sealed || account.complete || account.pendingBatches.length > MAX_INSPECTED_BATCHES) {
+          return { lostJobs: 0, failedJobs: 0 };
+        }
+        const pending = await inspectPendingBatches(
+          deps.ingestQueue,
+          account.submissionId,
+          account.pendingBatches,
+        );
+        return { lostJobs: pending.missing.length, failedJobs: pending.failed.length };
+      };
       return {
         batchId: account.submissionId,
         status: account.complete ? ('complete' as const) : ('pending' as const),
@@ -77,6 +99,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: ApiDeps): void {
           reasons,
         })),
         pendingJobs: account.sealed ? account.pendingBatches.length : (account.batchCount ?? 0),
+        ...(await lostAndFailed()),
       };
     },
   );

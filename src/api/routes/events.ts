@@ -15,7 +15,7 @@ import { idempotencyKeyOf } from '../idempotency-key.js';
 import { type IntakeItem, sha256Hex, submitItems } from '../intake.js';
 import type { ApiMetrics } from '../metrics.js';
 import { principalOf, requireScope } from '../principal.js';
-import { authErrors, errorSchema, idempotencyHeaders, intakeAnswerSchema, security } from '../schemas.js';
+import { idempotencyHeaders, intakeResponses, security } from '../schemas.js';
 
 /** CSV rows: malformed rows keep their text and reasons; mapped rows are validated as events. */
 function csvItems(body: string, source: string): IntakeItem[] {
@@ -45,14 +45,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: ApiDeps, metrics
         security,
         headers: idempotencyHeaders,
         body: z.union([z.array(z.unknown()), z.string()]),
-        response: {
-          202: intakeAnswerSchema,
-          400: errorSchema,
-          413: errorSchema,
-          422: errorSchema,
-          503: errorSchema,
-          ...authErrors,
-        },
+        response: intakeResponses,
       },
     },
     async (request, reply) => {

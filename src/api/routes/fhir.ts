@@ -8,7 +8,7 @@ import { idempotencyKeyOf } from '../idempotency-key.js';
 import { type IntakeAnswer, type IntakeItem, sha256Hex, submitItems } from '../intake.js';
 import type { ApiMetrics } from '../metrics.js';
 import { principalOf, requireScope } from '../principal.js';
-import { authErrors, errorSchema, idempotencyHeaders, intakeAnswerSchema, security } from '../schemas.js';
+import { idempotencyHeaders, intakeResponses, security } from '../schemas.js';
 
 /**
  * FHIR R4 bundles -> the same intake as POST /v1/events. Each mapped event or unmappable
@@ -62,14 +62,7 @@ export function registerFhirRoutes(app: FastifyInstance, deps: ApiDeps, metrics:
         security,
         headers: idempotencyHeaders,
         body: z.object({ resourceType: z.literal('Bundle') }).passthrough(),
-        response: {
-          202: intakeAnswerSchema,
-          400: errorSchema,
-          413: errorSchema,
-          422: errorSchema,
-          503: errorSchema,
-          ...authErrors,
-        },
+        response: intakeResponses,
       },
     },
     async (request, reply) => {
