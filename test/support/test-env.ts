@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createDatabase } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
+import { deleteQueueKeys } from '../../src/jobs/delete-queue-keys.js';
 import { dropDatabase, recreateDatabase } from './servers.js';
 
 export type TestDatabase = { url: string; db: Kysely<Database>; close: () => Promise<void> };
@@ -47,23 +47,7 @@ export function testConfig(overrides: {
   };
 }
 
-/** Deletes every Redis key under a queue prefix (BullMQ keys are `<prefix>:<queue>:...`). */
+/** Deletes every Redis key under a queue prefix. */
 export async function deleteQueuePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix.replace(/[{}[\]*?]/g, '\\$&')}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteQueueKeys(inject('redisUrl'), prefix);
 }
