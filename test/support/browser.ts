@@ -18,7 +18,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** True under continuous integration (CI set to anything but empty, "0" or "false"). */
-export function runningInCi(value: string | undefined = process.env.CI): boolean {
+export function runningInCi(value: string | undefined): boolean {
   // Test support may read the environment; application code gets it through src/config.ts.
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
@@ -29,7 +29,7 @@ export function runningInCi(value: string | undefined = process.env.CI): boolean
  */
 export function browserSkipReason(
   executable: string = CHROMIUM_PATH,
-  inCi: boolean = runningInCi(),
+  inCi: boolean = runningInCi(process.env.CI),
 ): string | null {
   if (existsSync(executable) || inCi) return null;
   return `${executable} not found: install Debian's chromium (apt-get install -y chromium) to run the browser tests`;
