@@ -8,8 +8,6 @@ import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import autocannon from 'autocannon';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config.js';
@@ -19,29 +17,18 @@ import {
   createBenchDatabase,
   deletePrefix,
   peakRssMb,
-  REDIS_URL,
   ROOT,
   runSurvflow,
   startWorkerProcesses,
   survflowArgs,
   survflowEnv,
   uniquePrefix,
+  workerCount,
 } from './support/services.js';
 import type { ScenarioModule } from './types.js';
 
 const pseudonymKey = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' }).pseudonymKey;
 const RATE = 1_000;
-
-async function workerCount(prefix: string): Promise<number> {
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUE_NAMES.recompute, { connection, prefix });
-  try {
-    return await queue.getWorkersCount();
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
 
 const apiBench: ScenarioModule = {
   name: 'api',
@@ -74,7 +61,9 @@ const apiBench: ScenarioModule = {
              select *, 'bench-load' from incoming on conflict (source, event_id) do nothing`,
           );
           await client.end();
-          const workers = await startWorkerProcesses(1, env, () => workerCount(prefix));
+          const workers = await startWorkerProcesses(1, env, () =>
+            workerCount(QUEUE_NAMES.recompute, prefix),
+          );
           try {
             await runSurvflow(['recompute', '--cutoff', '2024-06-30', '--wait', '--timeout', '300'], env);
           } finally {

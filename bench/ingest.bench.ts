@@ -9,8 +9,6 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -28,11 +26,11 @@ import {
   createBenchDatabase,
   deletePrefix,
   median,
-  REDIS_URL,
   runSurvflow,
   startWorkerProcesses,
   survflowEnv,
   uniquePrefix,
+  workerCount,
 } from './support/services.js';
 import type { ScenarioModule, ScenarioResult } from './types.js';
 
@@ -98,17 +96,6 @@ function accountField(stdout: string, field: 'accepted' | 'duplicate' | 'rejecte
   return match ? Number(match[1]) : 0;
 }
 
-async function workerCount(prefix: string): Promise<number> {
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUE_NAMES.ingest, { connection, prefix });
-  try {
-    return await queue.getWorkersCount();
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
-
 /** One `survflow ingest --wait` with `workers` worker processes already consuming the queue. */
 async function ingestWithWorkers(
   bench: BenchDatabase,
@@ -119,7 +106,7 @@ async function ingestWithWorkers(
 ) {
   const prefix = uniquePrefix('ingest');
   const env = survflowEnv(bench.url, prefix);
-  const processes = await startWorkerProcesses(workers, env, () => workerCount(prefix));
+  const processes = await startWorkerProcesses(workers, env, () => workerCount(QUEUE_NAMES.ingest, prefix));
   try {
     const first: number[] = [];
     const again: number[] = [];

@@ -7,8 +7,6 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -20,11 +18,11 @@ import {
   createBenchDatabase,
   deletePrefix,
   median,
-  REDIS_URL,
   runSurvflow,
   startWorkerProcesses,
   survflowEnv,
   uniquePrefix,
+  workerCount,
 } from './support/services.js';
 import type { ScenarioModule, ScenarioResult } from './types.js';
 
@@ -53,17 +51,6 @@ async function loadLedger(bench: BenchDatabase, file: string): Promise<number> {
     return inserted.rowCount ?? 0;
   } finally {
     await client.end();
-  }
-}
-
-async function workerCount(prefix: string): Promise<number> {
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUE_NAMES.recompute, { connection, prefix });
-  try {
-    return await queue.getWorkersCount();
-  } finally {
-    await queue.close();
-    connection.disconnect();
   }
 }
 
@@ -99,7 +86,9 @@ const recomputeBench: ScenarioModule = {
             scans.push(performance.now() - started);
           }
           const env = survflowEnv(bench.url, prefix);
-          const workers = await startWorkerProcesses(1, env, () => workerCount(prefix));
+          const workers = await startWorkerProcesses(1, env, () =>
+            workerCount(QUEUE_NAMES.recompute, prefix),
+          );
           const times: number[] = [];
           const cli: number[] = [];
           let analysed = 0;

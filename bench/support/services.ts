@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { createDatabase, siblingDatabaseUrl } from '../../src/db/connection.js';
@@ -190,3 +192,15 @@ export async function runSurvflow(
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** How many worker processes consume `queue` under `prefix` (to wait until all have started). */
+export async function workerCount(queue: string, prefix: string): Promise<number> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const handle = new Queue(queue, { connection, prefix });
+  try {
+    return await handle.getWorkersCount();
+  } finally {
+    await handle.close();
+    connection.disconnect();
+  }
+}
