@@ -120,6 +120,12 @@ export interface RunsTable {
   patients_landmark: number | null;
   patients_flagged: number | null;
   error: string | null;
+  /** Execution order of runs (bigint, as text): the unit of `patient_facts` validity. */
+  run_no: Generated<string>;
+  /** Set when the run's patient facts were derived (only then does it have `run_patients`). */
+  facts_derived: Generated<boolean>;
+  facts_mode: 'full' | 'incremental' | null;
+  patients_rederived: number | null;
 }
 
 export interface RunPatientsTable {
@@ -148,6 +154,24 @@ export interface RunPatientsTable {
   landmark_cycle_group: string | null;
   landmark_radiotherapy: boolean | null;
   flags: string[];
+}
+
+/** One version of one patient's derived row (the `run_patients` columns without the run). */
+export type PatientFactsTable = Omit<RunPatientsTable, 'run_id'> & {
+  /** run_no of the run that derived it. */
+  valid_from: string;
+  /** run_no of the run that replaced it; null while it is the current version. */
+  valid_to: string | null;
+};
+
+/** The single row saying what the current `patient_facts` versions reflect. */
+export interface PatientFactsStateTable {
+  id: boolean;
+  derived_through_seq: string;
+  cutoff: DateColumn;
+  derivation_key: string;
+  run_no: string;
+  updated_at: Generated<Date>;
 }
 
 export interface RunAttritionTable {
@@ -228,7 +252,10 @@ export interface Database {
   api_keys: ApiKeysTable;
   api_submissions: ApiSubmissionsTable;
   runs: RunsTable;
+  /** A view: legacy per-run rows plus the `patient_facts` versions valid in each run. */
   run_patients: RunPatientsTable;
+  patient_facts: PatientFactsTable;
+  patient_facts_state: PatientFactsStateTable;
   run_attrition: RunAttritionTable;
   run_summaries: RunSummariesTable;
   run_tests: RunTestsTable;

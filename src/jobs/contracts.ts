@@ -47,6 +47,8 @@ export const recomputeJobSchema = z.strictObject({
   cutoff: clinicalDate.optional(),
   trigger: z.enum(['schedule', 'cli', 'api', 'test']),
   requestedAt: z.iso.datetime(),
+  /** Derive every patient again instead of only those touched since the last run. */
+  full: z.boolean().optional(),
 });
 export type RecomputeJob = z.infer<typeof recomputeJobSchema>;
 

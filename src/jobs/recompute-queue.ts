@@ -38,9 +38,12 @@ export async function limitRecomputeToOneAtATime(queue: RecomputeQueue): Promise
   await queue.setGlobalConcurrency(1);
 }
 
-/** The deduplication id of a request: requests for the same cutoff coalesce. */
-export function recomputeDeduplicationId(cutoff: string | undefined): string {
-  return `recompute.${cutoff ?? 'run-date'}`;
+/**
+ * The deduplication id of a request: requests for the same cutoff coalesce. A full rebuild has
+ * its own id, so it is never swallowed by a waiting incremental request (or the reverse).
+ */
+export function recomputeDeduplicationId(cutoff: string | undefined, full = false): string {
+  return `recompute.${cutoff ?? 'run-date'}${full ? '.full' : ''}`;
 }
 
 /**
@@ -51,15 +54,24 @@ export function recomputeDeduplicationId(cutoff: string | undefined): string {
  */
 export async function enqueueRecompute(
   queue: RecomputeQueue,
-  request: { cutoff?: string | undefined; trigger: RecomputeJob['trigger']; requestedAt?: Date },
+  request: {
+    cutoff?: string | undefined;
+    trigger: RecomputeJob['trigger'];
+    requestedAt?: Date;
+    full?: boolean | undefined;
+  },
 ): Promise<{ jobId: string | undefined; data: RecomputeJob }> {
   const data: RecomputeJob = {
     ...(request.cutoff === undefined ? {} : { cutoff: request.cutoff }),
+    ...(request.full ? { full: true } : {}),
     trigger: request.trigger,
     requestedAt: (request.requestedAt ?? new Date()).toISOString(),
   };
   const job = await queue.add(RECOMPUTE_JOB_NAME, data, {
-    deduplication: { id: recomputeDeduplicationId(request.cutoff), keepLastIfActive: true },
+    deduplication: {
+      id: recomputeDeduplicationId(request.cutoff, request.full === true),
+      keepLastIfActive: true,
+    },
   });
   return { jobId: job.id, data };
 }

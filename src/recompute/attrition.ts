@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.js';
-import { REASONS, STEPS } from './derive-cohort.js';
+import { type DerivationCounts, REASONS, STEPS } from './derive-cohort.js';
 
 export type AttritionStep = {
   step: string;
@@ -14,34 +14,78 @@ export function landmarkStepName(landmarkMonths: number): string {
   return `alive and in follow-up at ${landmarkMonths} months`;
 }
 
+/** One group of a run's patients with the same exclusion, landmark and flag status. */
+export type CompositionRow = {
+  excluded_at: string | null;
+  reason: string;
+  landmark_reason: string | null;
+  registered: boolean;
+  analysable: boolean;
+  landmark_eligible: boolean;
+  flagged: boolean;
+  patients: number;
+};
+
 /**
- * The CONSORT-style attrition table of a run, counted from its run_patients rows (so it always
- * agrees with the analytic data set): every patient with a ledger event on or before the cutoff,
- * then each step with the patients it keeps and the ones it excludes by reason. The last step is
- * the landmark sub-cohort, drawn from the analysable patients.
+ * How a run's patients split by exclusion step and reason, landmark status and flags: ONE
+ * grouped scan of the run's rows, from which both the run's counts and its attrition table are
+ * read (so they always agree with the analytic data set and with each other).
  */
-export async function buildAttrition(
-  db: Kysely<Database>,
-  runId: string,
-  landmarkMonths: number,
-): Promise<AttritionStep[]> {
+export async function runComposition(db: Kysely<Database>, runId: string): Promise<CompositionRow[]> {
   const rows = await db
     .selectFrom('run_patients')
     .where('run_id', '=', runId)
     .select([
       'excluded_at',
+      sql<string>`coalesce(exclusion_reason, '')`.as('reason'),
       sql<
         string | null
       >`case when analysable and not landmark_eligible then landmark_exclusion_reason end`.as(
         'landmark_reason',
       ),
-      sql<string | null>`coalesce(exclusion_reason, '')`.as('reason'),
-      sql<string>`count(*)`.as('patients'),
+      'registered',
+      'analysable',
+      'landmark_eligible',
+      sql<boolean>`cardinality(flags) > 0`.as('flagged'),
+      sql<number>`count(*)::int`.as('patients'),
     ])
-    .groupBy([sql`1`, sql`2`, sql`3`])
+    .groupBy([sql`1`, sql`2`, sql`3`, sql`4`, sql`5`, sql`6`, sql`7`])
     .execute();
+  return rows;
+}
 
-  const total = rows.reduce((sum, r) => sum + Number(r.patients), 0);
+/** The counts of a run (recorded on its `runs` row). */
+export function countsFrom(rows: readonly CompositionRow[]): DerivationCounts {
+  const sum = (keep: (row: CompositionRow) => boolean) =>
+    rows.reduce((total, row) => total + (keep(row) ? row.patients : 0), 0);
+  return {
+    patientsInLedger: sum(() => true),
+    registered: sum((r) => r.registered),
+    analysed: sum((r) => r.analysable),
+    landmark: sum((r) => r.landmark_eligible),
+    flagged: sum((r) => r.flagged),
+  };
+}
+
+export async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
+  return countsFrom(await runComposition(db, runId));
+}
+
+export async function buildAttrition(
+  db: Kysely<Database>,
+  runId: string,
+  landmarkMonths: number,
+): Promise<AttritionStep[]> {
+  return attritionFrom(await runComposition(db, runId), landmarkMonths);
+}
+
+/**
+ * The CONSORT-style attrition table of a run: every patient with a ledger event on or before the
+ * cutoff, then each step with the patients it keeps and the ones it excludes by reason. The last
+ * step is the landmark sub-cohort, drawn from the analysable patients.
+ */
+export function attritionFrom(rows: readonly CompositionRow[], landmarkMonths: number): AttritionStep[] {
+  const total = rows.reduce((sum, r) => sum + r.patients, 0);
   const order = [STEPS.registered, STEPS.eligible, STEPS.treated, STEPS.analysable];
   const steps: AttritionStep[] = [{ step: STEPS.ledger, patients: total }];
   let remaining = total;
@@ -50,9 +94,8 @@ export async function buildAttrition(
     let excluded = 0;
     for (const row of rows) {
       if (row.excluded_at !== step) continue;
-      const reason = row.reason ?? '';
-      reasons[reason] = (reasons[reason] ?? 0) + Number(row.patients);
-      excluded += Number(row.patients);
+      reasons[row.reason] = (reasons[row.reason] ?? 0) + row.patients;
+      excluded += row.patients;
     }
     remaining -= excluded;
     steps.push({ step, patients: remaining, excluded, reasons: sortedReasons(reasons) });
@@ -61,8 +104,8 @@ export async function buildAttrition(
   let landmarkExcluded = 0;
   for (const row of rows) {
     if (row.landmark_reason === null) continue;
-    landmarkReasons[row.landmark_reason] = (landmarkReasons[row.landmark_reason] ?? 0) + Number(row.patients);
-    landmarkExcluded += Number(row.patients);
+    landmarkReasons[row.landmark_reason] = (landmarkReasons[row.landmark_reason] ?? 0) + row.patients;
+    landmarkExcluded += row.patients;
   }
   steps.push({
     step: landmarkStepName(landmarkMonths),

@@ -1,5 +1,4 @@
-import { type Kysely, sql } from 'kysely';
-import type { Database } from '../db/database.js';
+import { sql } from 'kysely';
 import { type AnalysisParameters, cycleGroupLabels } from './parameters.js';
 
 /**
@@ -45,30 +44,20 @@ export type DerivationCounts = {
   flagged: number;
 };
 
-/**
- * Derives the per-patient analytic data set of a run from the event ledger, as of the run's
- * cutoff, in ONE set-based INSERT ... SELECT: the ledger is aggregated inside PostgreSQL and
- * only per-patient rows are written (to `run_patients`, keyed by run id). Nothing here depends
- * on arrival order: every choice between competing events is made on clinical content
- * (dates, then source and event id as a deterministic tie-break), never on `seq` or
- * `received_at`.
- */
-export async function deriveCohort(
-  db: Kysely<Database>,
-  runId: string,
-  parameters: AnalysisParameters,
-): Promise<DerivationCounts> {
-  await db.transaction().execute(async (trx) => {
-    // The derivation sorts the whole (live) ledger by patient once; enough memory keeps that
-    // sort off disk for ledgers of a few million events. Scoped to this transaction.
-    await sql`set local work_mem = '256MB'`.execute(trx);
-    await derivationStatement(runId, parameters).execute(trx);
-  });
-  return countDerived(db, runId);
-}
+/** Which patients a derivation covers: all of the ledger, or those in `touched_patients`. */
+export type DerivationScope = 'all patients' | 'touched patients';
 
-/** The INSERT ... SELECT of the derivation (exported for EXPLAIN in performance work). */
-export function derivationStatement(runId: string, parameters: AnalysisParameters) {
+/**
+ * The INSERT ... SELECT that derives the per-patient analytic rows as of the cutoff and writes
+ * them as new `patient_facts` versions valid from run `runNo`. The ledger is aggregated inside
+ * PostgreSQL and only per-patient rows are written. Nothing here depends on arrival order: every
+ * choice between competing events is made on clinical content (dates, then source and event id
+ * as a deterministic tie-break), never on `seq` or `received_at`. With scope `touched patients`
+ * only the patients listed in the temporary table `touched_patients` are read (by index), so an
+ * incremental run costs what changed, not the whole history. (Exported for EXPLAIN in
+ * performance work.)
+ */
+export function derivationStatement(runNo: string, parameters: AnalysisParameters, scope: DerivationScope) {
   const groups = cycleGroupLabels(parameters.cycleGroupBounds);
   const bounded = groups.filter((g) => g.upper !== null);
   const uppers = bounded.map((g) => g.upper as number);
@@ -83,14 +72,15 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
       ${openLabel}::text)`;
 
   return sql`
-    insert into run_patients (
-      run_id, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
+    insert into patient_facts (
+      valid_from, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
       death_on, last_alive_on, exit_on, event, time_months, radiotherapy, cycles, cycle_group,
       excluded_at, exclusion_reason, analysable, landmark_eligible, landmark_exclusion_reason,
       landmark_time_months, landmark_cycles, landmark_cycle_group, landmark_radiotherapy, flags)
     with
-    -- The clinical date of each fact: the date in the payload where the type has one (a death's
-    -- diedOn, a course's startedOn), otherwise occurredOn. A retraction withdraws the target
+    -- The clinical date of each fact (survflow_fact_on, a SQL function the planner inlines): the
+    -- date in the payload where the type has one (a death's diedOn, a course's startedOn),
+    -- otherwise occurredOn. A retraction withdraws the target
     -- event of the same source whenever it was received and whatever its own date: it corrects
     -- the record, it is not a clinical fact. (Written as a NOT EXISTS on the table, not on a
     -- CTE, so the planner sees real statistics and picks a hash anti join when retractions are
@@ -104,11 +94,7 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
         e.type = 'radiotherapy.course' and (e.payload->>'line')::int = 1
           and lower(e.payload->>'intent') = 'local' as is_local_line1_radiotherapy
       from events e
-      cross join lateral (select case e.type
-          when 'death.recorded' then (e.payload->>'diedOn')::date
-          when 'radiotherapy.course' then (e.payload->>'startedOn')::date
-          else e.occurred_on
-        end as fact_on) f
+      cross join lateral (select survflow_fact_on(e.type, e.payload, e.occurred_on) as fact_on) f
       where e.type <> 'event.retracted'
         and f.fact_on <= ${cutoff}::date
         and not exists (
@@ -116,6 +102,7 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
           where r.type = 'event.retracted'
             and r.source = e.source
             and r.payload->>'targetEventId' = e.event_id)
+        ${scope === 'touched patients' ? sql`and e.patient_key in (select t.patient_key from touched_patients t)` : sql``}
     ),
     -- Per-patient anchors as window aggregates: one sort by patient, no joins (whose row
     -- estimates over CTEs are guesses and can turn into nested loops on large ledgers).
@@ -194,7 +181,7 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
       from assembled a
     )
     select
-      ${runId}, m.patient_key, m.registered, m.histology, m.disease_setting, m.diagnosed_on,
+      ${runNo}::bigint, m.patient_key, m.registered, m.histology, m.disease_setting, m.diagnosed_on,
       m.time_zero, m.death_on, m.last_alive_on,
       case when m.analysable then m.exit_on end,
       m.event, m.time_months,
@@ -232,25 +219,4 @@ export function derivationStatement(runId: string, parameters: AnalysisParameter
       ]::text[], null)
     from measured m
   `;
-}
-
-async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
-  const counts = await db
-    .selectFrom('run_patients')
-    .where('run_id', '=', runId)
-    .select((eb) => [
-      eb.fn.countAll<string>().as('ledger'),
-      sql<string>`count(*) filter (where registered)`.as('registered'),
-      sql<string>`count(*) filter (where analysable)`.as('analysed'),
-      sql<string>`count(*) filter (where landmark_eligible)`.as('landmark'),
-      sql<string>`count(*) filter (where cardinality(flags) > 0)`.as('flagged'),
-    ])
-    .executeTakeFirstOrThrow();
-  return {
-    patientsInLedger: Number(counts.ledger),
-    registered: Number(counts.registered),
-    analysed: Number(counts.analysed),
-    landmark: Number(counts.landmark),
-    flagged: Number(counts.flagged),
-  };
 }

@@ -5,10 +5,10 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildAttrition, storeAttrition } from './attrition.js';
-import { deriveCohort } from './derive-cohort.js';
+import { attritionFrom, countsFrom, runComposition, storeAttrition } from './attrition.js';
 import type { AnalysedPatient } from './groupings.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
+import { refreshPatientFacts } from './patient-facts.js';
 import {
   abandonStaleRuns,
   failRun,
@@ -40,11 +40,13 @@ export type RecomputeOptions = {
   onProgress?: (progress: RecomputeProgress) => void;
   /** Test seam: runs after the summaries are written and before publication. */
   beforePublish?: (runId: string) => Promise<void>;
-  /** Rows read per page when loading the analytic data set. */
-  pageSize?: number;
 };
 
-export type RecomputeRequest = RunRequest & { cutoff?: string | undefined };
+export type RecomputeRequest = RunRequest & {
+  cutoff?: string | undefined;
+  /** Derive every patient again instead of only the touched ones (see patient-facts.ts). */
+  full?: boolean | undefined;
+};
 
 export type RecomputeOutcome = { runId: string; cutoff: string; parameters: AnalysisParameters };
 
@@ -84,7 +86,8 @@ async function runLocked(
   if (abandoned > 0) options.logger.warn({ abandoned }, 'marked runs of ended processes as abandoned');
 
   const parameters = analysisParameters(config, effectiveCutoff(config, request.cutoff));
-  const runId = await insertRun(db, parameters, request, `${hostname()}:${process.pid}`);
+  const run = await insertRun(db, parameters, request, `${hostname()}:${process.pid}`);
+  const runId = run.id;
   const log = options.logger.child({ runId, cutoff: parameters.cutoff });
   const stage = async (name: string, extra: Omit<RecomputeProgress, 'runId' | 'stage'> = {}) => {
     log.info({ stage: name, ...extra }, 'recompute stage');
@@ -93,29 +96,27 @@ async function runLocked(
   };
   try {
     await stage('deriving cohort');
-    const counts = await deriveCohort(db, runId, parameters);
+    const refresh = await refreshPatientFacts(db, run, parameters, { full: request.full === true });
+    log.info(refresh, 'patient facts refreshed');
+    await stage('counting attrition');
+    const composition = await runComposition(db, runId);
+    const counts = countsFrom(composition);
     await recordCounts(db, runId, counts);
     log.info(counts, 'cohort derived');
+    await storeAttrition(db, runId, attritionFrom(composition, parameters.landmarkMonths));
 
-    await stage('counting attrition');
-    await storeAttrition(db, runId, await buildAttrition(db, runId, parameters.landmarkMonths));
-
-    // Streamed: each page goes into per-grouping columns and is dropped, so the worker never
-    // holds an object per patient (memory grows by ~150 bytes per patient, not ~1.5 KB).
+    // Grouped in PostgreSQL: one row per distinct combination of the columns the groupings use,
+    // with its number of patients (a few thousand rows with whole-day times, whatever the cohort
+    // size), expanded into per-grouping columns: the worker never holds an object per patient.
     const builder = survivalColumnsBuilder(parameters);
     await stage('loading patients', { patientsDone: 0, patientsTotal: counts.analysed });
-    for await (const page of analysedPatientPages(db, runId, options.pageSize ?? 20_000)) {
-      builder.add(page);
-      const done = builder.patients;
-      log.info({ patientsDone: done, patientsTotal: counts.analysed }, 'patients loaded');
-      await setStage(db, runId, `loading patients (${done} of ${counts.analysed})`);
-      options.onProgress?.({
-        runId,
-        stage: 'loading patients',
-        patientsDone: done,
-        patientsTotal: counts.analysed,
-      });
-    }
+    builder.add(await analysedPatientCombinations(db, runId));
+    options.onProgress?.({
+      runId,
+      stage: 'loading patients',
+      patientsDone: builder.patients,
+      patientsTotal: counts.analysed,
+    });
 
     await stage('summarizing', { patientsDone: builder.patients, patientsTotal: counts.analysed });
     const results = summarizeGroupings(builder.columns, parameters, (grouping) =>
@@ -141,36 +142,32 @@ async function runLocked(
   }
 }
 
-/** The analysable patients of a run, one row each, in pages (keyset on patient_key). */
-async function* analysedPatientPages(
+/**
+ * The analysable patients of a run as distinct combinations of the grouping columns, each with
+ * its number of patients. The statistics only see (group, time, event) rows, so expanding these
+ * gives exactly the data set of one row per patient.
+ */
+async function analysedPatientCombinations(
   db: Kysely<Database>,
   runId: string,
-  pageSize: number,
-): AsyncGenerator<(AnalysedPatient & { patient_key: string })[]> {
-  let after: string | null = null;
-  for (;;) {
-    let query = db
-      .selectFrom('run_patients')
-      .select([
-        'patient_key',
-        'time_months',
-        'event',
-        'radiotherapy',
-        'cycle_group',
-        'landmark_eligible',
-        'landmark_time_months',
-        'landmark_cycle_group',
-        'landmark_radiotherapy',
-      ])
-      .where('run_id', '=', runId)
-      .where('analysable', '=', true)
-      .orderBy('patient_key')
-      .limit(pageSize);
-    if (after !== null) query = query.where('patient_key', '>', after);
-    const page = await query.execute();
-    if (page.length === 0) return;
-    yield page;
-    after = page[page.length - 1]?.patient_key ?? null;
-    if (page.length < pageSize) return;
-  }
+): Promise<(AnalysedPatient & { patients: number })[]> {
+  const columns = [
+    'time_months',
+    'event',
+    'radiotherapy',
+    'cycle_group',
+    'landmark_eligible',
+    'landmark_time_months',
+    'landmark_cycle_group',
+    'landmark_radiotherapy',
+  ] as const;
+  let query = db
+    .selectFrom('run_patients')
+    .select([...columns, sql<number>`count(*)::int`.as('patients')])
+    .where('run_id', '=', runId)
+    .where('analysable', '=', true)
+    .groupBy([...columns]);
+  // A fixed order keeps the statistics' floating-point sums identical from run to run.
+  for (const column of columns) query = query.orderBy(column);
+  return query.execute();
 }

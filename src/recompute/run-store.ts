@@ -35,7 +35,7 @@ export async function insertRun(
   parameters: AnalysisParameters,
   request: RunRequest,
   worker: string,
-): Promise<string> {
+): Promise<{ id: string; runNo: string }> {
   const row = await db
     .insertInto('runs')
     .values({
@@ -55,9 +55,9 @@ export async function insertRun(
       conf_level: parameters.confLevel,
       stage: 'starting',
     })
-    .returning('id')
+    .returning(['id', 'run_no'])
     .executeTakeFirstOrThrow();
-  return row.id;
+  return { id: row.id, runNo: row.run_no };
 }
 
 export async function setStage(db: Kysely<Database>, runId: string, stage: string): Promise<void> {

@@ -44,17 +44,21 @@ export function survivalColumnsBuilder(parameters: AnalysisParameters) {
   );
   let patients = 0;
   return {
-    add(page: Iterable<AnalysedPatient>): void {
+    /** Adds patients; a row with `patients: n` stands for n patients with the same columns. */
+    add(page: Iterable<AnalysedPatient & { patients?: number }>): void {
       for (const patient of page) {
-        patients++;
+        const count = patient.patients ?? 1;
+        patients += count;
         const event = patient.event === 1 ? 1 : 0;
         for (const definition of definitions) {
           const placed = definition.classify(patient);
           if (!placed) continue;
           const target = columns.get(definition.grouping) as GroupingColumns;
-          target.group.push(placed.group);
-          target.time.push(placed.time);
-          target.event.push(event);
+          for (let i = 0; i < count; i++) {
+            target.group.push(placed.group);
+            target.time.push(placed.time);
+            target.event.push(event);
+          }
         }
       }
     },

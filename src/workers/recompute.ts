@@ -33,7 +33,13 @@ export function createRecomputeProcessor(
     const outcome = await runRecompute(
       deps.db,
       deps.config,
-      { cutoff: data.cutoff, trigger: data.trigger, jobId: job.id ?? null, requestedAt: data.requestedAt },
+      {
+        cutoff: data.cutoff,
+        full: data.full,
+        trigger: data.trigger,
+        jobId: job.id ?? null,
+        requestedAt: data.requestedAt,
+      },
       {
         logger,
         beforePublish: seams.beforePublish,

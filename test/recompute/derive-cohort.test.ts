@@ -3,9 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import type { SurvEvent } from '../../src/contract/events.js';
 import type { RunPatientRow } from '../../src/db/database.js';
-import { buildAttrition } from '../../src/recompute/attrition.js';
-import { deriveCohort, FLAGS, REASONS } from '../../src/recompute/derive-cohort.js';
+import { buildAttrition, countDerived } from '../../src/recompute/attrition.js';
+import { FLAGS, REASONS } from '../../src/recompute/derive-cohort.js';
 import { analysisParameters, DAYS_PER_MONTH } from '../../src/recompute/parameters.js';
+import { refreshPatientFacts } from '../../src/recompute/patient-facts.js';
 import { insertRun } from '../../src/recompute/run-store.js';
 import {
   addDays,
@@ -28,13 +29,17 @@ afterAll(async () => {
   await testDb?.close();
 });
 beforeEach(async () => {
-  await sql`truncate events, runs cascade`.execute(testDb.db);
+  await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(testDb.db);
 });
 
 async function derive(cutoff: string, overrides: Partial<ReturnType<typeof analysisParameters>> = {}) {
   const parameters = { ...analysisParameters(config, cutoff), ...overrides };
-  const runId = await insertRun(testDb.db, parameters, { trigger: 'test' }, 'test');
-  const counts = await deriveCohort(testDb.db, runId, parameters);
+  const run = await insertRun(testDb.db, parameters, { trigger: 'test' }, 'test');
+  const runId = run.id;
+  // The derivation rules themselves: every patient derived (incremental.test.ts checks that
+  // incremental refreshes give the same rows).
+  await refreshPatientFacts(testDb.db, run, parameters, { full: true });
+  const counts = await countDerived(testDb.db, runId);
   const rows = await testDb.db.selectFrom('run_patients').selectAll().where('run_id', '=', runId).execute();
   const byId = (id: string): RunPatientRow => {
     const row = rows.find((r) => r.patient_key === patientKeyOf(config.pseudonymKey, id));
@@ -288,7 +293,7 @@ describe('cohort derivation', () => {
     const inOrder = strip((await derive('2022-06-30')).rows);
     expect(inOrder.find((r) => r.cycles === 12)).toBeDefined();
     for (const seed of [1, 2, 3]) {
-      await sql`truncate events`.execute(testDb.db);
+      await sql`truncate events, patient_facts, patient_facts_state`.execute(testDb.db);
       await insertLedgerEvents(testDb.db, config, shuffle(events, seed));
       expect(strip((await derive('2022-06-30')).rows)).toEqual(inOrder);
     }

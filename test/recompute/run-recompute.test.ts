@@ -32,7 +32,9 @@ afterAll(async () => {
   await testDb?.close();
 });
 beforeEach(async () => {
-  await sql`truncate events, ingest_submissions, ingest_batches, runs cascade`.execute(testDb.db);
+  await sql`truncate events, ingest_submissions, ingest_batches, runs, patient_facts, patient_facts_state cascade`.execute(
+    testDb.db,
+  );
 });
 
 const load = (specs: PatientSpec[]) => insertLedgerEvents(testDb.db, config, specs.flatMap(patientEvents));
@@ -183,7 +185,7 @@ describe('recompute runs', () => {
     const next = await recompute('2024-06-30');
     const rows = await testDb.db.selectFrom('runs').select(['id', 'status']).orderBy('started_at').execute();
     expect(rows).toEqual([
-      { id: stale, status: 'abandoned' },
+      { id: stale.id, status: 'abandoned' },
       { id: next.runId, status: 'published' },
     ]);
   });
@@ -281,7 +283,9 @@ describe('recompute runs', () => {
 
 describe('a recompute whose process is killed', () => {
   it('publishes nothing, releases the lock, and is marked abandoned by the next run', async () => {
-    await sql`truncate events, ingest_submissions, ingest_batches, runs cascade`.execute(testDb.db);
+    await sql`truncate events, ingest_submissions, ingest_batches, runs, patient_facts, patient_facts_state cascade`.execute(
+      testDb.db,
+    );
     await load(syntheticCohort(15, 8));
     const previous = await recompute('2024-06-30');
 

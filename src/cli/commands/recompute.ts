@@ -12,13 +12,17 @@ import { createRedisConnection } from '../../jobs/redis.js';
 import { effectiveCutoff } from '../../recompute/run-recompute.js';
 import { databaseNow, waitForRun } from '../../recompute/wait-for-run.js';
 
-type RecomputeOptions = { cutoff?: string; wait?: boolean; timeout: string };
+type RecomputeOptions = { cutoff?: string; wait?: boolean; timeout: string; full?: boolean };
 
 export function registerRecompute(program: Command): void {
   program
     .command('recompute')
     .description('ask for a recompute of the survival summaries now (coalesced with one already waiting)')
     .option('--cutoff <YYYY-MM-DD>', 'data cutoff (default: the run date)')
+    .option(
+      '--full',
+      'derive every patient again, not only those with new events or facts near the cutoff (after a restore, or to check)',
+    )
     .option('--wait', 'wait until the run is published and print its id (exit 1 if it fails)')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds', '3600')
     .action(async (options: RecomputeOptions) => {
@@ -40,6 +44,7 @@ export function registerRecompute(program: Command): void {
         await limitRecomputeToOneAtATime(queue);
         const { jobId } = await enqueueRecompute(queue, {
           cutoff: options.cutoff,
+          full: options.full,
           trigger: 'cli',
           requestedAt,
         });

@@ -1,0 +1,160 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Database } from '../db/database.js';
+import { derivationStatement } from './derive-cohort.js';
+import { readLedgerHighWater } from './ledger-high-water.js';
+import type { AnalysisParameters } from './parameters.js';
+
+/**
+ * Version of the derivation's SQL semantics. Bump it whenever derive-cohort.ts changes what a
+ * patient's row contains: the next run then rebuilds every patient instead of mixing rows
+ * derived by two versions of the rules.
+ */
+export const DERIVATION_VERSION = 1;
+
+export type FactsMode = 'full' | 'incremental';
+
+export type FactsRefresh = {
+  mode: FactsMode;
+  /** Why a full rebuild was chosen (absent for incremental refreshes). */
+  reason?: string;
+  /** Patients whose rows were derived again (all patients in a full rebuild). */
+  rederived: number;
+  /** The ledger high-water mark the versions now reflect. */
+  throughSeq: string;
+};
+
+/** What, besides the cutoff, changes a patient's derived row: a change rebuilds every patient. */
+export function derivationKey(parameters: AnalysisParameters): string {
+  return JSON.stringify({
+    version: DERIVATION_VERSION,
+    landmarkMonths: parameters.landmarkMonths,
+    cycleGroupBounds: parameters.cycleGroupBounds,
+    daysPerMonth: parameters.daysPerMonth,
+  });
+}
+
+/**
+ * Brings `patient_facts` to the run's cutoff and the current ledger, as versions valid from run
+ * `runNo`, in ONE transaction (a failure leaves the previous versions and mark intact):
+ *
+ * - full rebuild (first run, `full` asked, or changed derivation parameters/rules): every
+ *   patient is derived again;
+ * - incremental: only the touched patients are derived again: those with events received since
+ *   the high-water mark of the last refresh, those whose events were retracted since, and, when
+ *   the cutoff moved, those with a fact dated between the old and the new cutoff (index
+ *   `events_fact_on_idx`). Every other patient's row is, by construction, what a full
+ *   derivation would give: it depends only on the patient's own live events dated on or before
+ *   the cutoff, none of which changed.
+ *
+ * Runs are serialized by the recompute lock, so versions are written by one run at a time.
+ */
+export async function refreshPatientFacts(
+  db: Kysely<Database>,
+  run: { id: string; runNo: string },
+  parameters: AnalysisParameters,
+  options: { full?: boolean } = {},
+): Promise<FactsRefresh> {
+  const throughSeq = await readLedgerHighWater(db);
+  const key = derivationKey(parameters);
+  return db.transaction().execute(async (trx) => {
+    const state = await trx.selectFrom('patient_facts_state').selectAll().executeTakeFirst();
+    const reason = options.full
+      ? 'a full rebuild was asked for'
+      : !state
+        ? 'no patient facts yet'
+        : state.derivation_key !== key
+          ? 'the derivation parameters or rules changed'
+          : undefined;
+
+    let rederived: number;
+    if (reason !== undefined) {
+      // The derivation sorts the whole live ledger by patient once; enough memory keeps that
+      // sort off disk for ledgers of a few million events. Scoped to this transaction.
+      await sql`set local work_mem = '256MB'`.execute(trx);
+      await trx
+        .updateTable('patient_facts')
+        .set({ valid_to: run.runNo })
+        .where('valid_to', 'is', null)
+        .execute();
+      const inserted = await derivationStatement(run.runNo, parameters, 'all patients').execute(trx);
+      rederived = Number(inserted.numAffectedRows ?? 0);
+    } else if (state) {
+      rederived = await refreshTouched(trx, run.runNo, parameters, {
+        fromSeq: state.derived_through_seq,
+        throughSeq,
+        fromCutoff: state.cutoff,
+      });
+    } else {
+      throw new Error('unreachable: no facts state and no full rebuild');
+    }
+
+    await trx
+      .insertInto('patient_facts_state')
+      .values({
+        id: true,
+        derived_through_seq: throughSeq,
+        cutoff: parameters.cutoff,
+        derivation_key: key,
+        run_no: run.runNo,
+      })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          derived_through_seq: throughSeq,
+          cutoff: parameters.cutoff,
+          derivation_key: key,
+          run_no: run.runNo,
+          updated_at: sql`now()`,
+        }),
+      )
+      .execute();
+    const mode: FactsMode = reason === undefined ? 'incremental' : 'full';
+    await trx
+      .updateTable('runs')
+      .set({ facts_derived: true, facts_mode: mode, patients_rederived: rederived })
+      .where('id', '=', run.id)
+      .execute();
+    return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq };
+  });
+}
+
+async function refreshTouched(
+  trx: Transaction<Database>,
+  runNo: string,
+  parameters: AnalysisParameters,
+  since: { fromSeq: string; throughSeq: string; fromCutoff: string },
+): Promise<number> {
+  await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
+    trx,
+  );
+  const [low, high] = [since.fromCutoff, parameters.cutoff].sort();
+  await sql`
+    insert into touched_patients (patient_key)
+    select e.patient_key from events e
+    where e.seq > ${since.fromSeq}::bigint and e.seq <= ${since.throughSeq}::bigint
+    union
+    -- A retraction withdraws its target whatever patient the retraction itself names.
+    select t.patient_key from events r
+    join events t on t.source = r.source and t.event_id = r.payload->>'targetEventId'
+    where r.type = 'event.retracted' and r.seq > ${since.fromSeq}::bigint and r.seq <= ${since.throughSeq}::bigint
+    ${
+      low === high
+        ? sql``
+        : sql`union
+    -- A moved cutoff brings facts in (or drops them) without any new event.
+    select e.patient_key from events e
+    where survflow_fact_on(e.type, e.payload, e.occurred_on) > ${low}::date
+      and survflow_fact_on(e.type, e.payload, e.occurred_on) <= ${high}::date`
+    }`.execute(trx);
+  // A temporary table has no statistics until analyzed: without them the planner guesses its
+  // size and may scan the whole ledger instead of looking the touched patients up by index.
+  await sql`analyze touched_patients`.execute(trx);
+  await trx
+    .updateTable('patient_facts')
+    .set({ valid_to: runNo })
+    .where('valid_to', 'is', null)
+    .where('patient_key', 'in', sql<string>`(select patient_key from touched_patients)`)
+    .execute();
+  await derivationStatement(runNo, parameters, 'touched patients').execute(trx);
+  const { rows } = await sql<{ n: string }>`select count(*)::text as n from touched_patients`.execute(trx);
+  return Number(rows[0]?.n ?? 0);
+}

@@ -1,0 +1,287 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
+import type { SurvEvent } from '../../src/contract/events.js';
+import type { Database } from '../../src/db/database.js';
+import { createLogger } from '../../src/logger.js';
+import { LEDGER_WRITE_LOCK_KEY, readLedgerHighWater } from '../../src/recompute/ledger-high-water.js';
+import { runRecompute } from '../../src/recompute/run-recompute.js';
+import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
+import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
+
+/**
+ * Incremental recompute must give exactly what a full derivation gives. Every step adds events
+ * to the ledger out of clinical order (late arrivals, retractions, a retraction naming another
+ * patient) and moves the cutoff forward, backward or not at all; the incremental run's patient
+ * rows and summaries are compared with a full run over the same events in a second database.
+ */
+let incremental: TestDatabase;
+let reference: TestDatabase;
+let config: Config;
+let referenceConfig: Config;
+const logger = createLogger('silent');
+
+beforeAll(async () => {
+  [incremental, reference] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+  config = testConfig({ databaseUrl: incremental.url });
+  referenceConfig = testConfig({ databaseUrl: reference.url });
+});
+afterAll(async () => {
+  await incremental?.close();
+  await reference?.close();
+});
+
+function seededRandom(seed: number) {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+}
+
+async function patientRows(db: Kysely<Database>, runId: string) {
+  const rows = await db.selectFrom('run_patients').selectAll().where('run_id', '=', runId).execute();
+  return rows
+    .map(({ run_id: _runId, ...rest }) => rest)
+    .sort((a, b) => (a.patient_key < b.patient_key ? -1 : a.patient_key > b.patient_key ? 1 : 0));
+}
+
+async function summaries(db: Kysely<Database>, runId: string) {
+  const rows = await db
+    .selectFrom('run_summaries')
+    .select(['grouping', 'group_label', 'n', 'events', 'median', 'median_lower', 'median_upper', 'rmst'])
+    .where('run_id', '=', runId)
+    .orderBy('position')
+    .execute();
+  return rows;
+}
+
+describe('incremental patient facts', () => {
+  it.each([11, 29])('equal a full derivation after every step (seed %i)', async (seed) => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    const random = seededRandom(seed);
+    const pending: SurvEvent[] = syntheticCohort(60, seed).flatMap(patientEvents);
+    const sent: SurvEvent[] = [];
+    const cutoffs = ['2020-09-30', '2021-03-31', '2021-03-31', '2021-01-15', '2022-06-30', '2024-06-30'];
+
+    for (const [step, cutoff] of cutoffs.entries()) {
+      // A random share of what has not been sent yet, in no particular order.
+      const batch = pending.filter(() => random() < 0.4);
+      for (const event of batch) pending.splice(pending.indexOf(event), 1);
+      if (step === 2 || step === 4) {
+        const targets = sent.filter(
+          (e) => e.type !== 'patient.registered' && !e.eventId.startsWith('retract-'),
+        );
+        for (let i = 0; i < 3 && targets.length > 0; i++) {
+          const target = targets.splice(Math.floor(random() * targets.length), 1)[0] as SurvEvent;
+          // The last one names another patient: the retraction still withdraws its target.
+          const patientId = i === 2 ? 'someone-else' : target.patientId;
+          batch.push(retraction(target.source, patientId, target.eventId, cutoff));
+        }
+      }
+      sent.push(...batch);
+      if (batch.length > 0) await insertLedgerEvents(incremental.db, config, batch);
+
+      const run = await runRecompute(incremental.db, config, { cutoff, trigger: 'test' }, { logger });
+      const mode = await incremental.db
+        .selectFrom('runs')
+        .select(['facts_mode', 'patients_rederived'])
+        .where('id', '=', run.runId)
+        .executeTakeFirstOrThrow();
+      expect(mode.facts_mode).toBe(step === 0 ? 'full' : 'incremental');
+
+      await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(reference.db);
+      await insertLedgerEvents(reference.db, referenceConfig, sent);
+      const full = await runRecompute(
+        reference.db,
+        referenceConfig,
+        { cutoff, trigger: 'test', full: true },
+        { logger },
+      );
+
+      const [got, want] = await Promise.all([
+        patientRows(incremental.db, run.runId),
+        patientRows(reference.db, full.runId),
+      ]);
+      expect(got.length).toBeGreaterThan(0);
+      expect(got).toEqual(want);
+      expect(await summaries(incremental.db, run.runId)).toEqual(await summaries(reference.db, full.runId));
+    }
+  });
+
+  it('re-derives only the touched patients, and keeps every earlier run readable', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    const cohort = syntheticCohort(30, 5);
+    await insertLedgerEvents(incremental.db, config, cohort.flatMap(patientEvents));
+    const first = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    const before = await patientRows(incremental.db, first.runId);
+
+    // Nothing new, same cutoff: nobody is derived again.
+    const same = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    const sameRun = await incremental.db
+      .selectFrom('runs')
+      .select(['facts_mode', 'patients_rederived'])
+      .where('id', '=', same.runId)
+      .executeTakeFirstOrThrow();
+    expect(sameRun).toEqual({ facts_mode: 'incremental', patients_rederived: 0 });
+
+    // One new contact for one patient: one patient derived again.
+    const patient = cohort[0];
+    if (!patient) throw new Error('empty cohort');
+    await insertLedgerEvents(incremental.db, config, [
+      {
+        source: 'ehr',
+        schemaVersion: 1,
+        patientId: patient.id,
+        eventId: `${patient.id}-late-contact`,
+        type: 'followup.contact',
+        occurredOn: '2024-06-01',
+        payload: { vitalStatus: 'alive' },
+      },
+    ]);
+    const next = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    const nextRun = await incremental.db
+      .selectFrom('runs')
+      .select(['patients_rederived'])
+      .where('id', '=', next.runId)
+      .executeTakeFirstOrThrow();
+    expect(nextRun.patients_rederived).toBe(1);
+
+    // The first run still reads exactly as it was published.
+    expect(await patientRows(incremental.db, first.runId)).toEqual(before);
+    const changed = (await patientRows(incremental.db, next.runId)).filter(
+      (row, i) => JSON.stringify(row) !== JSON.stringify(before[i]),
+    );
+    expect(changed.length).toBeLessThanOrEqual(1);
+  });
+
+  it('a retraction that names another patient still re-derives its target patient', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    const cohort = syntheticCohort(20, 8);
+    const dead = cohort.find((p) => p.diedOn !== undefined);
+    if (!dead) throw new Error('no death in the cohort');
+    await insertLedgerEvents(incremental.db, config, cohort.flatMap(patientEvents));
+    await runRecompute(incremental.db, config, { cutoff: '2024-06-30', trigger: 'test' }, { logger });
+
+    const correction = retraction('ehr', 'someone-else', `${dead.id}-death`, '2024-06-30');
+    await insertLedgerEvents(incremental.db, config, [correction]);
+    const run = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(reference.db);
+    await insertLedgerEvents(reference.db, referenceConfig, [...cohort.flatMap(patientEvents), correction]);
+    const full = await runRecompute(
+      reference.db,
+      referenceConfig,
+      { cutoff: '2024-06-30', trigger: 'test', full: true },
+      { logger },
+    );
+    const got = await patientRows(incremental.db, run.runId);
+    expect(got).toEqual(await patientRows(reference.db, full.runId));
+    expect(got.filter((r) => r.death_on !== null).length).toBe(cohort.filter((p) => p.diedOn).length - 1);
+  });
+
+  it('a changed derivation parameter rebuilds every patient', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    await insertLedgerEvents(incremental.db, config, syntheticCohort(12, 3).flatMap(patientEvents));
+    await runRecompute(incremental.db, config, { cutoff: '2024-06-30', trigger: 'test' }, { logger });
+    const landmark = { ...config, recompute: { ...config.recompute, landmarkMonths: 3 } };
+    const run = await runRecompute(
+      incremental.db,
+      landmark,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    const row = await incremental.db
+      .selectFrom('runs')
+      .select(['facts_mode', 'patients_rederived'])
+      .where('id', '=', run.runId)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ facts_mode: 'full', patients_rederived: 12 });
+  });
+
+  it('the high-water mark waits for a ledger write in flight (no late-committing batch is skipped)', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    await insertLedgerEvents(incremental.db, config, syntheticCohort(2, 1).flatMap(patientEvents));
+    const committedMark = await readLedgerHighWater(incremental.db);
+
+    // A writer holds the ledger-write lock (as every INSERT into events does, by trigger) and
+    // has not committed yet: the mark must wait for it instead of reading past it.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => {};
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const writer = incremental.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock_shared(${LEDGER_WRITE_LOCK_KEY}::bigint)`.execute(trx);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    let settled = false;
+    const mark = readLedgerHighWater(incremental.db).then((value) => {
+      settled = true;
+      return value;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(settled).toBe(false);
+    release();
+    await writer;
+    expect(await mark).toBe(committedMark);
+  });
+
+  it('every insert into the ledger waits while the mark is being read (statement trigger)', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => {};
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const reader = incremental.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${LEDGER_WRITE_LOCK_KEY}::bigint)`.execute(trx);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    let inserted = false;
+    const insert = insertLedgerEvents(
+      incremental.db,
+      config,
+      syntheticCohort(1, 99).flatMap(patientEvents),
+    ).then(() => {
+      inserted = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(inserted).toBe(false);
+    release();
+    await reader;
+    await insert;
+    expect(inserted).toBe(true);
+  });
+});
