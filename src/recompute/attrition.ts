@@ -1,6 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import { type DerivationCounts, REASONS, STEPS } from './derive-cohort.js';
+import { loadPatientCombinations, type PatientCombination } from './patient-combinations.js';
 
 export type AttritionStep = {
   step: string;
@@ -14,45 +15,18 @@ export function landmarkStepName(landmarkMonths: number): string {
   return `alive and in follow-up at ${landmarkMonths} months`;
 }
 
-/** One group of a run's patients with the same exclusion, landmark and flag status. */
-export type CompositionRow = {
-  excluded_at: string | null;
-  reason: string;
-  landmark_reason: string | null;
-  registered: boolean;
-  analysable: boolean;
-  landmark_eligible: boolean;
-  flagged: boolean;
-  patients: number;
-};
-
-/**
- * How a run's patients split by exclusion step and reason, landmark status and flags: ONE
- * grouped scan of the run's rows, from which both the run's counts and its attrition table are
- * read (so they always agree with the analytic data set and with each other).
- */
-export async function runComposition(db: Kysely<Database>, runId: string): Promise<CompositionRow[]> {
-  const rows = await db
-    .selectFrom('run_patients')
-    .where('run_id', '=', runId)
-    .select([
-      'excluded_at',
-      sql<string>`coalesce(exclusion_reason, '')`.as('reason'),
-      sql<
-        string | null
-      >`case when analysable and not landmark_eligible then landmark_exclusion_reason end`.as(
-        'landmark_reason',
-      ),
-      'registered',
-      'analysable',
-      'landmark_eligible',
-      sql<boolean>`cardinality(flags) > 0`.as('flagged'),
-      sql<number>`count(*)::int`.as('patients'),
-    ])
-    .groupBy([sql`1`, sql`2`, sql`3`, sql`4`, sql`5`, sql`6`, sql`7`])
-    .execute();
-  return rows;
-}
+/** The columns of a patient combination the counts and the attrition table use. */
+export type CompositionRow = Pick<
+  PatientCombination,
+  | 'excluded_at'
+  | 'reason'
+  | 'landmark_reason'
+  | 'registered'
+  | 'analysable'
+  | 'landmark_eligible'
+  | 'flagged'
+  | 'patients'
+>;
 
 /** The counts of a run (recorded on its `runs` row). */
 export function countsFrom(rows: readonly CompositionRow[]): DerivationCounts {
@@ -68,7 +42,7 @@ export function countsFrom(rows: readonly CompositionRow[]): DerivationCounts {
 }
 
 export async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
-  return countsFrom(await runComposition(db, runId));
+  return countsFrom(await loadPatientCombinations(db, runId));
 }
 
 export async function buildAttrition(
@@ -76,7 +50,7 @@ export async function buildAttrition(
   runId: string,
   landmarkMonths: number,
 ): Promise<AttritionStep[]> {
-  return attritionFrom(await runComposition(db, runId), landmarkMonths);
+  return attritionFrom(await loadPatientCombinations(db, runId), landmarkMonths);
 }
 
 /**

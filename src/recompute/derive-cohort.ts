@@ -71,6 +71,16 @@ export function derivationStatement(runNo: string, parameters: AnalysisParameter
         where ${sql.ref(column)} <= b.upper order by b.upper limit 1),
       ${openLabel}::text)`;
 
+  // The touched patients' events are looked up patient by patient (index on patient_key): a
+  // LATERAL subquery behind OFFSET 0 (which keeps the planner from flattening it into a join)
+  // can only be a nested loop, whereas a plain join or IN can be planned as a hash join over a
+  // sequential scan of the whole ledger when the planner misjudges how many events a patient has.
+  const ledger =
+    scope === 'touched patients'
+      ? sql`touched_patients t
+      cross join lateral (select * from events x where x.patient_key = t.patient_key offset 0) e`
+      : sql`events e`;
+
   return sql`
     insert into patient_facts (
       valid_from, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
@@ -93,7 +103,7 @@ export function derivationStatement(runNo: string, parameters: AnalysisParameter
         case when e.type = 'immunotherapy.cycle' then (e.payload->>'cycleNumber')::int end as cycle_number,
         e.type = 'radiotherapy.course' and (e.payload->>'line')::int = 1
           and lower(e.payload->>'intent') = 'local' as is_local_line1_radiotherapy
-      from events e
+      from ${ledger}
       cross join lateral (select survflow_fact_on(e.type, e.payload, e.occurred_on) as fact_on) f
       where e.type <> 'event.retracted'
         and f.fact_on <= ${cutoff}::date
@@ -102,7 +112,6 @@ export function derivationStatement(runNo: string, parameters: AnalysisParameter
           where r.type = 'event.retracted'
             and r.source = e.source
             and r.payload->>'targetEventId' = e.event_id)
-        ${scope === 'touched patients' ? sql`and e.patient_key in (select t.patient_key from touched_patients t)` : sql``}
     ),
     -- Per-patient anchors as window aggregates: one sort by patient, no joins (whose row
     -- estimates over CTEs are guesses and can turn into nested loops on large ledgers).

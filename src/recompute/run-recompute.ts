@@ -5,9 +5,9 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { attritionFrom, countsFrom, runComposition, storeAttrition } from './attrition.js';
-import type { AnalysedPatient } from './groupings.js';
+import { attritionFrom, countsFrom, storeAttrition } from './attrition.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
+import { loadPatientCombinations } from './patient-combinations.js';
 import { refreshPatientFacts } from './patient-facts.js';
 import {
   abandonStaleRuns,
@@ -19,7 +19,7 @@ import {
   setStage,
   storeResults,
 } from './run-store.js';
-import { summarizeGroupings, survivalColumnsBuilder } from './summarize.js';
+import { summarizeGroupings, survivalColumnsByGrouping } from './summarize.js';
 
 /**
  * The advisory lock every recompute holds for its whole run (session level, on a connection of
@@ -99,27 +99,18 @@ async function runLocked(
     const refresh = await refreshPatientFacts(db, run, parameters, { full: request.full === true });
     log.info(refresh, 'patient facts refreshed');
     await stage('counting attrition');
-    const composition = await runComposition(db, runId);
-    const counts = countsFrom(composition);
+    const combinations = await loadPatientCombinations(db, runId);
+    const counts = countsFrom(combinations);
     await recordCounts(db, runId, counts);
     log.info(counts, 'cohort derived');
-    await storeAttrition(db, runId, attritionFrom(composition, parameters.landmarkMonths));
+    await storeAttrition(db, runId, attritionFrom(combinations, parameters.landmarkMonths));
 
-    // Grouped in PostgreSQL: one row per distinct combination of the columns the groupings use,
-    // with its number of patients (a few thousand rows with whole-day times, whatever the cohort
-    // size), expanded into per-grouping columns: the worker never holds an object per patient.
-    const builder = survivalColumnsBuilder(parameters);
-    await stage('loading patients', { patientsDone: 0, patientsTotal: counts.analysed });
-    builder.add(await analysedPatientCombinations(db, runId));
-    options.onProgress?.({
-      runId,
-      stage: 'loading patients',
-      patientsDone: builder.patients,
-      patientsTotal: counts.analysed,
-    });
-
-    await stage('summarizing', { patientsDone: builder.patients, patientsTotal: counts.analysed });
-    const results = summarizeGroupings(builder.columns, parameters, (grouping) =>
+    await stage('summarizing', { patientsDone: counts.analysed, patientsTotal: counts.analysed });
+    const columns = survivalColumnsByGrouping(
+      combinations.filter((c) => c.analysable),
+      parameters,
+    );
+    const results = summarizeGroupings(columns, parameters, (grouping) =>
       log.info({ stage: 'summarizing', grouping }, 'summarizing grouping'),
     );
     await yieldToEventLoop();
@@ -140,34 +131,4 @@ async function runLocked(
     );
     throw error;
   }
-}
-
-/**
- * The analysable patients of a run as distinct combinations of the grouping columns, each with
- * its number of patients. The statistics only see (group, time, event) rows, so expanding these
- * gives exactly the data set of one row per patient.
- */
-async function analysedPatientCombinations(
-  db: Kysely<Database>,
-  runId: string,
-): Promise<(AnalysedPatient & { patients: number })[]> {
-  const columns = [
-    'time_months',
-    'event',
-    'radiotherapy',
-    'cycle_group',
-    'landmark_eligible',
-    'landmark_time_months',
-    'landmark_cycle_group',
-    'landmark_radiotherapy',
-  ] as const;
-  let query = db
-    .selectFrom('run_patients')
-    .select([...columns, sql<number>`count(*)::int`.as('patients')])
-    .where('run_id', '=', runId)
-    .where('analysable', '=', true)
-    .groupBy([...columns]);
-  // A fixed order keeps the statistics' floating-point sums identical from run to run.
-  for (const column of columns) query = query.orderBy(column);
-  return query.execute();
 }

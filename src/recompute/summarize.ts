@@ -12,60 +12,39 @@ export type GroupingTest = {
 };
 export type RunResults = { summaries: GroupResult[]; tests: GroupingTest[] };
 
-/** The survival rows of every grouping, built in one pass over the analysable patients. */
-export function survivalRowsByGrouping(
-  patients: Iterable<AnalysedPatient>,
-  parameters: AnalysisParameters,
-): Map<Grouping, SurvivalRow[]> {
-  const definitions = groupingDefinitions(parameters);
-  const rows = new Map<Grouping, SurvivalRow[]>(definitions.map((d) => [d.grouping, []]));
-  for (const patient of patients) {
-    const event = patient.event === 1 ? 1 : 0;
-    for (const definition of definitions) {
-      const placed = definition.classify(patient);
-      if (placed) rows.get(definition.grouping)?.push({ group: placed.group, time: placed.time, event });
-    }
-  }
-  return rows;
-}
-
 /** One grouping's survival data as columns (one entry per patient in the grouping). */
 export type GroupingColumns = { group: string[]; time: number[]; event: number[] };
 
+/** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
+export type PatientCombination = AnalysedPatient & { patients?: number };
+
 /**
- * Builds every grouping's columns page by page as the patients stream in: the worker keeps three
- * packed arrays per grouping (about 24 bytes per patient and grouping) and never an object per
- * patient or per row, so memory stays far below holding the patients themselves.
+ * Every grouping's survival columns, expanded on demand from patient combinations: one
+ * grouping's columns exist at a time (about 24 bytes per patient), and are garbage once that
+ * grouping is analysed, so the worker's peak memory is one grouping's, not all six's.
  */
-export function survivalColumnsBuilder(parameters: AnalysisParameters) {
-  const definitions = groupingDefinitions(parameters);
-  const columns = new Map<Grouping, GroupingColumns>(
-    definitions.map((d) => [d.grouping, { group: [], time: [], event: [] }]),
-  );
-  let patients = 0;
+export function survivalColumnsByGrouping(
+  combinations: readonly PatientCombination[],
+  parameters: AnalysisParameters,
+): { get(grouping: Grouping): GroupingColumns | undefined } {
+  const definitions = new Map(groupingDefinitions(parameters).map((d) => [d.grouping, d]));
   return {
-    /** Adds patients; a row with `patients: n` stands for n patients with the same columns. */
-    add(page: Iterable<AnalysedPatient & { patients?: number }>): void {
-      for (const patient of page) {
-        const count = patient.patients ?? 1;
-        patients += count;
-        const event = patient.event === 1 ? 1 : 0;
-        for (const definition of definitions) {
-          const placed = definition.classify(patient);
-          if (!placed) continue;
-          const target = columns.get(definition.grouping) as GroupingColumns;
-          for (let i = 0; i < count; i++) {
-            target.group.push(placed.group);
-            target.time.push(placed.time);
-            target.event.push(event);
-          }
+    get(grouping) {
+      const definition = definitions.get(grouping);
+      if (!definition) return undefined;
+      const columns: GroupingColumns = { group: [], time: [], event: [] };
+      for (const combination of combinations) {
+        const placed = definition.classify(combination);
+        if (!placed) continue;
+        const event = combination.event === 1 ? 1 : 0;
+        for (let i = 0; i < (combination.patients ?? 1); i++) {
+          columns.group.push(placed.group);
+          columns.time.push(placed.time);
+          columns.event.push(event);
         }
       }
+      return columns;
     },
-    get patients() {
-      return patients;
-    },
-    columns,
   };
 }
 
@@ -75,7 +54,7 @@ export function survivalColumnsBuilder(parameters: AnalysisParameters) {
  * without patients contributes nothing.
  */
 export function summarizeGroupings(
-  rowsByGrouping: Map<Grouping, SurvivalRow[] | SurvivalColumns>,
+  rowsByGrouping: { get(grouping: Grouping): SurvivalRow[] | SurvivalColumns | undefined },
   parameters: AnalysisParameters,
   onGrouping: (grouping: Grouping) => void = () => {},
 ): RunResults {

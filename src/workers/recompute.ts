@@ -29,7 +29,6 @@ export function createRecomputeProcessor(
     }
     const data: RecomputeJob = parsed.data;
     const logger = deps.logger.child({ jobId: job.id, trigger: data.trigger });
-    let lastProgressAt = 0;
     const outcome = await runRecompute(
       deps.db,
       deps.config,
@@ -44,9 +43,6 @@ export function createRecomputeProcessor(
         logger,
         beforePublish: seams.beforePublish,
         onProgress: (progress) => {
-          const now = Date.now();
-          if (progress.stage === 'loading patients' && now - lastProgressAt < 500) return;
-          lastProgressAt = now;
           job
             .updateProgress(progress)
             .catch((error: unknown) => logger.warn({ err: error }, 'could not report progress'));
