@@ -21,7 +21,19 @@ export type FactsRefresh = {
   rederived: number;
   /** The ledger high-water mark the versions now reflect. */
   throughSeq: string;
+  /** Milliseconds per step (for the run's log: where a slow refresh spends its time). */
+  ms: Record<string, number>;
 };
+
+/** Runs `step` and records its duration under `name`. */
+async function timed<T>(ms: Record<string, number>, name: string, step: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await step();
+  } finally {
+    ms[name] = Math.round(performance.now() - started);
+  }
+}
 
 /** What, besides the cutoff, changes a patient's derived row: a change rebuilds every patient. */
 export function derivationKey(parameters: AnalysisParameters): string {
@@ -54,7 +66,8 @@ export async function refreshPatientFacts(
   parameters: AnalysisParameters,
   options: { full?: boolean } = {},
 ): Promise<FactsRefresh> {
-  const throughSeq = await readLedgerHighWater(db);
+  const ms: Record<string, number> = {};
+  const throughSeq = await timed(ms, 'highWaterMark', () => readLedgerHighWater(db));
   const key = derivationKey(parameters);
   return db.transaction().execute(async (trx) => {
     // The derivation sorts the events it reads by patient once; enough memory keeps that sort
@@ -82,7 +95,7 @@ export async function refreshPatientFacts(
       rederived = Number(inserted.numAffectedRows ?? 0);
     } else if (state) {
       await sql`set local jit = off`.execute(trx);
-      rederived = await refreshTouched(trx, run.runNo, parameters, {
+      rederived = await refreshTouched(trx, run.runNo, parameters, ms, {
         fromSeq: state.derived_through_seq,
         throughSeq,
         fromCutoff: state.cutoff,
@@ -116,7 +129,7 @@ export async function refreshPatientFacts(
       .set({ facts_derived: true, facts_mode: mode, patients_rederived: rederived })
       .where('id', '=', run.id)
       .execute();
-    return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq };
+    return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq, ms };
   });
 }
 
@@ -124,13 +137,14 @@ async function refreshTouched(
   trx: Transaction<Database>,
   runNo: string,
   parameters: AnalysisParameters,
+  ms: Record<string, number>,
   since: { fromSeq: string; throughSeq: string; fromCutoff: string },
 ): Promise<number> {
   await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
     trx,
   );
   const [low, high] = [since.fromCutoff, parameters.cutoff].sort();
-  await sql`
+  const findTouched = sql`
     insert into touched_patients (patient_key)
     select e.patient_key from events e
     where e.seq > ${since.fromSeq}::bigint and e.seq <= ${since.throughSeq}::bigint
@@ -147,17 +161,22 @@ async function refreshTouched(
     select e.patient_key from events e
     where survflow_fact_on(e.type, e.payload, e.occurred_on) > ${low}::date
       and survflow_fact_on(e.type, e.payload, e.occurred_on) <= ${high}::date`
-    }`.execute(trx);
+    }`;
+  await timed(ms, 'findTouched', () => findTouched.execute(trx));
   // A temporary table has no statistics until analyzed: without them the planner guesses its
   // size and may scan the whole ledger instead of looking the touched patients up by index.
-  await sql`analyze touched_patients`.execute(trx);
-  await trx
-    .updateTable('patient_facts')
-    .set({ valid_to: runNo })
-    .where('valid_to', 'is', null)
-    .where('patient_key', 'in', sql<string>`(select patient_key from touched_patients)`)
-    .execute();
-  await derivationStatement(runNo, parameters, 'touched patients').execute(trx);
+  await timed(ms, 'analyzeTouched', () => sql`analyze touched_patients`.execute(trx));
+  await timed(ms, 'closeVersions', () =>
+    trx
+      .updateTable('patient_facts')
+      .set({ valid_to: runNo })
+      .where('valid_to', 'is', null)
+      // `= any(array(...))`: one index probe per touched patient (patient_facts_current_idx),
+      // where `in (select ...)` may be planned as a scan of every version.
+      .where('patient_key', '=', sql<string>`any(array(select patient_key from touched_patients))`)
+      .execute(),
+  );
+  await timed(ms, 'derive', () => derivationStatement(runNo, parameters, 'touched patients').execute(trx));
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from touched_patients`.execute(trx);
   return Number(rows[0]?.n ?? 0);
 }
