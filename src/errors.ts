@@ -38,3 +38,11 @@ export function errorMessage(error: unknown): string {
 export class UnknownSubmissionError extends SurvflowError {
   override name = 'UnknownSubmissionError';
 }
+
+/**
+ * The maintained per-patient facts no longer agree with themselves (an invariant of the
+ * incremental recompute broke); `survflow recompute --full` rebuilds them.
+ */
+export class FactsDriftError extends SurvflowError {
+  override name = 'FactsDriftError';
+}

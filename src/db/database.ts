@@ -174,6 +174,25 @@ export interface PatientFactsStateTable {
   updated_at: Generated<Date>;
 }
 
+/** The current versions counted by distinct combination of the columns runs use (see migration). */
+export interface PatientFactCombinationsTable {
+  excluded_at: string | null;
+  reason: string;
+  landmark_reason: string | null;
+  registered: boolean;
+  analysable: boolean;
+  landmark_eligible: boolean;
+  flagged: boolean;
+  time_months: DoubleColumn;
+  event: number | null;
+  radiotherapy: boolean | null;
+  cycle_group: string | null;
+  landmark_time_months: DoubleColumn;
+  landmark_cycle_group: string | null;
+  landmark_radiotherapy: boolean | null;
+  patients: number;
+}
+
 export interface RunAttritionTable {
   run_id: string;
   position: number;
@@ -256,6 +275,7 @@ export interface Database {
   run_patients: RunPatientsTable;
   patient_facts: PatientFactsTable;
   patient_facts_state: PatientFactsStateTable;
+  patient_fact_combinations: PatientFactCombinationsTable;
   run_attrition: RunAttritionTable;
   run_summaries: RunSummariesTable;
   run_tests: RunTestsTable;

@@ -1,5 +1,6 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
+import { FactsDriftError } from '../errors.js';
 import type { AnalysedPatient } from './groupings.js';
 
 /**
@@ -16,6 +17,70 @@ export type PatientCombination = AnalysedPatient & {
   flagged: boolean;
   patients: number;
 };
+
+/** The combination columns computed from a patient row (`run_patients` / `patient_facts`). */
+const COMBINATION_OF_ROW = sql`excluded_at, coalesce(exclusion_reason, '') as reason,
+      case when analysable and not landmark_eligible then landmark_exclusion_reason end as landmark_reason,
+      registered, analysable, landmark_eligible, cardinality(flags) > 0 as flagged,
+      time_months, event, radiotherapy, cycle_group,
+      landmark_time_months, landmark_cycle_group, landmark_radiotherapy`;
+
+/** The same columns by name (`patient_fact_combinations`). */
+const COMBINATION_NAMES = sql`excluded_at, reason, landmark_reason, registered, analysable,
+      landmark_eligible, flagged, time_months, event, radiotherapy, cycle_group,
+      landmark_time_months, landmark_cycle_group, landmark_radiotherapy`;
+
+/**
+ * Recounts `patient_fact_combinations` from every current version (after a full rebuild).
+ */
+export async function recountCombinations(trx: Transaction<Database>): Promise<void> {
+  await sql`delete from patient_fact_combinations`.execute(trx);
+  await sql`
+    insert into patient_fact_combinations (${COMBINATION_NAMES}, patients)
+    select ${COMBINATION_OF_ROW}, count(*)::int
+    from patient_facts where valid_to is null
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`.execute(trx);
+}
+
+/**
+ * Applies an incremental refresh to `patient_fact_combinations`: minus one for each version run
+ * `runNo` closed, plus one for each version it wrote, for the patients in `touched_patients`.
+ * Combinations left with no patient are deleted. A count would go negative only if the table
+ * had drifted from the versions: that fails the run (a `--full` run recounts it).
+ */
+export async function applyCombinationChanges(trx: Transaction<Database>, runNo: string): Promise<void> {
+  const touched = sql`patient_key = any(array(select patient_key from touched_patients))`;
+  await sql`
+    insert into patient_fact_combinations as c (${COMBINATION_NAMES}, patients)
+    select ${COMBINATION_NAMES}, sum(delta)::int from (
+      select ${COMBINATION_OF_ROW}, -1 as delta from patient_facts
+      where ${touched} and valid_to = ${runNo}::bigint
+      union all
+      select ${COMBINATION_OF_ROW}, 1 as delta from patient_facts
+      where ${touched} and valid_from = ${runNo}::bigint
+    ) d
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+    having sum(delta) <> 0
+    on conflict on constraint patient_fact_combinations_key
+    do update set patients = c.patients + excluded.patients`.execute(trx);
+  const { rows } = await sql<{ patients: number }>`
+    delete from patient_fact_combinations where patients <= 0 returning patients`.execute(trx);
+  if (rows.some((row) => row.patients < 0)) {
+    throw new FactsDriftError(
+      'patient_fact_combinations no longer matches patient_facts (a count went negative); run `survflow recompute --full`',
+    );
+  }
+}
+
+/**
+ * The current patient combinations (what the run holding the recompute lock sees): read from
+ * the maintained table, tens of thousands of rows whatever the cohort size.
+ */
+export async function loadCurrentCombinations(db: Kysely<Database>): Promise<PatientCombination[]> {
+  const { rows } = await sql<PatientCombination>`
+    select ${COMBINATION_NAMES}, patients from patient_fact_combinations`.execute(db);
+  return rows.sort(compareCombinations);
+}
 
 /**
  * A run's patients as distinct combinations, from ONE grouped scan of its rows: the counts, the
@@ -35,12 +100,7 @@ export async function loadPatientCombinations(
   const rows = await db.transaction().execute(async (trx) => {
     await sql`set local work_mem = '64MB'`.execute(trx);
     const { rows } = await sql<PatientCombination>`
-    select excluded_at, coalesce(exclusion_reason, '') as reason,
-      case when analysable and not landmark_eligible then landmark_exclusion_reason end as landmark_reason,
-      registered, analysable, landmark_eligible, cardinality(flags) > 0 as flagged,
-      time_months, event, radiotherapy, cycle_group,
-      landmark_time_months, landmark_cycle_group, landmark_radiotherapy,
-      count(*)::int as patients
+    select ${COMBINATION_OF_ROW}, count(*)::int as patients
     from run_patients
     where run_id = ${runId}
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`.execute(trx);

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { derivationStatement } from './derive-cohort.js';
 import { readLedgerHighWater } from './ledger-high-water.js';
 import type { AnalysisParameters } from './parameters.js';
+import { applyCombinationChanges, recountCombinations } from './patient-combinations.js';
 
 /**
  * Version of the derivation's SQL semantics. Bump it whenever derive-cohort.ts changes what a
@@ -93,6 +94,7 @@ export async function refreshPatientFacts(
         .execute();
       const inserted = await derivationStatement(run.runNo, parameters, 'all patients').execute(trx);
       rederived = Number(inserted.numAffectedRows ?? 0);
+      await timed(ms, 'countCombinations', () => recountCombinations(trx));
     } else if (state) {
       await sql`set local jit = off`.execute(trx);
       rederived = await refreshTouched(trx, run.runNo, parameters, ms, {
@@ -177,6 +179,7 @@ async function refreshTouched(
       .execute(),
   );
   await timed(ms, 'derive', () => derivationStatement(runNo, parameters, 'touched patients').execute(trx));
+  await timed(ms, 'countCombinations', () => applyCombinationChanges(trx, runNo));
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from touched_patients`.execute(trx);
   return Number(rows[0]?.n ?? 0);
 }

@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { attritionFrom, countsFrom, storeAttrition } from './attrition.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
-import { loadPatientCombinations } from './patient-combinations.js';
+import { loadCurrentCombinations } from './patient-combinations.js';
 import { refreshPatientFacts } from './patient-facts.js';
 import {
   abandonStaleRuns,
@@ -99,7 +99,8 @@ async function runLocked(
     const refresh = await refreshPatientFacts(db, run, parameters, { full: request.full === true });
     log.info(refresh, 'patient facts refreshed');
     await stage('counting attrition');
-    const combinations = await loadPatientCombinations(db, runId);
+    // The run holds the recompute lock, so the current combinations are exactly its patients'.
+    const combinations = await loadCurrentCombinations(db);
     const counts = countsFrom(combinations);
     await recordCounts(db, runId, counts);
     log.info(counts, 'cohort derived');

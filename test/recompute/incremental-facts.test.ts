@@ -6,6 +6,10 @@ import type { SurvEvent } from '../../src/contract/events.js';
 import type { Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { LEDGER_WRITE_LOCK_KEY, readLedgerHighWater } from '../../src/recompute/ledger-high-water.js';
+import {
+  loadCurrentCombinations,
+  loadPatientCombinations,
+} from '../../src/recompute/patient-combinations.js';
 import { runRecompute } from '../../src/recompute/run-recompute.js';
 import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
@@ -106,6 +110,10 @@ describe('incremental patient facts', () => {
       ]);
       expect(got.length).toBeGreaterThan(0);
       expect(got).toEqual(want);
+      // The maintained combination counts are those of the run's rows.
+      expect(await loadCurrentCombinations(incremental.db)).toEqual(
+        await loadPatientCombinations(incremental.db, run.runId),
+      );
       expect(await summaries(incremental.db, run.runId)).toEqual(await summaries(reference.db, full.runId));
     }
   });
@@ -199,6 +207,40 @@ describe('incremental patient facts', () => {
     const got = await patientRows(incremental.db, run.runId);
     expect(got).toEqual(await patientRows(reference.db, full.runId));
     expect(got.filter((r) => r.death_on !== null).length).toBe(cohort.filter((p) => p.diedOn).length - 1);
+  });
+
+  it('fails a run whose maintained counts drifted, and a --full run repairs them', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    const cohort = syntheticCohort(10, 4);
+    await insertLedgerEvents(incremental.db, config, cohort.flatMap(patientEvents));
+    await runRecompute(incremental.db, config, { cutoff: '2024-06-30', trigger: 'test' }, { logger });
+    // Corruption: every count lost (as if someone had emptied the table).
+    await sql`delete from patient_fact_combinations`.execute(incremental.db);
+    const first = cohort[0];
+    if (!first) throw new Error('empty cohort');
+    await insertLedgerEvents(incremental.db, config, [
+      {
+        source: 'ehr',
+        schemaVersion: 1,
+        patientId: first.id,
+        eventId: `${first.id}-drift-contact`,
+        type: 'followup.contact',
+        occurredOn: '2024-06-02',
+        payload: { vitalStatus: 'alive' },
+      },
+    ]);
+    await expect(
+      runRecompute(incremental.db, config, { cutoff: '2024-06-30', trigger: 'test' }, { logger }),
+    ).rejects.toThrow(/recompute --full/);
+    const repaired = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test', full: true },
+      { logger },
+    );
+    expect(await loadCurrentCombinations(incremental.db)).toEqual(
+      await loadPatientCombinations(incremental.db, repaired.runId),
+    );
   });
 
   it('a changed derivation parameter rebuilds every patient', async () => {
