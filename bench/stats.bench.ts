@@ -2,7 +2,8 @@
  * Statistics engine benchmark: 1,000,000 rows in two groups through `analyzeSurvival` (KM per
  * group and overall, median with CI, survival at 12/24/36, RMST, reverse-KM follow-up, numbers at
  * risk, log-rank, Cox). Two data shapes: follow-up in whole days converted to months (the
- * project's real data: many ties) and continuous times (every time distinct: the worst case).
+ * project's real data: many ties) and continuous times (every time distinct: the worst case); and
+ * the whole-day data as counted rows (one row per distinct group, time and event, with its count).
  */
 import {
   analyzeSurvival,
@@ -69,6 +70,38 @@ function columnsCase(resolution: 'days' | 'continuous'): BenchCase {
   };
 }
 
+/**
+ * The same subjects as distinct (group, time, event) rows with patient counts, the shape the
+ * recompute already holds (~7,000 rows for 1M subjects with whole-day times).
+ */
+export function countedColumns(rows: readonly SurvivalRow[]): SurvivalColumns {
+  const byKey = new Map<string, { row: SurvivalRow; count: number }>();
+  for (const row of rows) {
+    const key = `${row.group}\u0000${row.time}\u0000${row.event}`;
+    const entry = byKey.get(key);
+    if (entry) entry.count++;
+    else byKey.set(key, { row, count: 1 });
+  }
+  const entries = [...byKey.values()];
+  return {
+    group: entries.map((e) => e.row.group),
+    time: Float64Array.from(entries, (e) => e.row.time),
+    event: Uint8Array.from(entries, (e) => e.row.event),
+    count: Float64Array.from(entries, (e) => e.count),
+  };
+}
+
+function countedCase(): BenchCase {
+  return {
+    name: 'analyzeSurvivalColumns, 2 groups, 1M subjects as counted rows (days times)',
+    setup: (n) => countedColumns(syntheticRows(n, 'days')),
+    run: (columns) => {
+      const result = analyzeSurvivalColumns(columns as SurvivalColumns, { includeCurve: false });
+      if (result.groups.length !== 2) throw new Error('bench: expected two groups');
+    },
+  };
+}
+
 const statsBench: BenchModule = {
   name: 'stats',
   rows: { full: 1_000_000, quick: 10_000 },
@@ -77,6 +110,7 @@ const statsBench: BenchModule = {
     engineCase('continuous', false),
     columnsCase('days'),
     columnsCase('continuous'),
+    countedCase(),
     engineCase('days', true),
     engineCase('continuous', true),
   ],

@@ -1,12 +1,15 @@
 /**
  * `analyzeSurvival`: everything SPEC section 4 asks for, per group and overall, from rows of
- * (group, time, event). Rows are split by group into typed arrays and sorted once natively; every
- * estimator then works on aggregated event tables.
+ * (group, time, event), optionally with a count of identical subjects per row. Rows are split by
+ * group into typed arrays and sorted once natively; every estimator then works on aggregated event
+ * tables, which counted rows fill with exactly the numbers their expansion would.
  */
 import { InputError } from '../errors.js';
 import { type BandSource, type Bands, confidenceBands } from './confidence-bands.js';
+import { MAX_SUBJECTS } from './counted-times.js';
 import { coxRegression } from './cox.js';
 import {
+  countedFromEntries,
   type EventTable,
   eventTable,
   groupedEventTable,
@@ -61,12 +64,17 @@ export function resolveOptions(options: AnalysisOptions = {}): ResolvedOptions {
   return { confType, confLevel, times, atRiskStep, rmstTau, includeCurve: options.includeCurve ?? true };
 }
 
-/** Survival data as columns (one entry per subject): no object per row for large inputs. */
+/** Survival data as columns (one entry per row): no object per row for large inputs. */
 export type SurvivalColumns = {
   group: ArrayLike<string>;
   time: ArrayLike<number>;
   /** 1 = death, 0 = censored. */
   event: ArrayLike<number>;
+  /**
+   * Row i stands for count[i] identical subjects (a positive integer); absent: one subject per
+   * row. The results are identical to those of the rows repeated count times.
+   */
+  count?: ArrayLike<number>;
 };
 
 /** Splits rows by group label into sorted samples; labels in JavaScript default sort order. */
@@ -76,42 +84,68 @@ export function splitByGroup(rows: readonly SurvivalRow[]): { labels: string[]; 
     (i) => rows[i]!.group,
     (i) => rows[i]!.time,
     (i) => rows[i]!.event,
+    (i) => rows[i]!.count,
   );
 }
 
 /** `splitByGroup` for columns. */
 export function splitColumnsByGroup(columns: SurvivalColumns): { labels: string[]; samples: SortedSample[] } {
   const n = columns.time.length;
-  if (columns.group.length !== n || columns.event.length !== n)
+  const { count } = columns;
+  if (columns.group.length !== n || columns.event.length !== n || (count && count.length !== n))
     throw new InputError(
-      `columns differ in length: group ${columns.group.length}, time ${n}, event ${columns.event.length}`,
+      `columns differ in length: group ${columns.group.length}, time ${n}, event ${columns.event.length}` +
+        (count ? `, count ${count.length}` : ''),
     );
   return splitSubjects(
     n,
     (i) => columns.group[i]!,
     (i) => columns.time[i]!,
     (i) => columns.event[i]!,
+    // A hole in the count column is an error, not one subject.
+    count ? (i) => count[i] ?? Number.NaN : undefined,
   );
 }
 
+/**
+ * Validates the rows and splits them by group into sorted samples. When `countOf` gives a count
+ * for any row, row i stands for countOf(i) subjects (undefined: 1) and the samples carry one
+ * entry per distinct time with its count; otherwise they are the plain sorted times.
+ */
 function splitSubjects(
   n: number,
   groupOf: (i: number) => string,
   timeOf: (i: number) => number,
   eventOf: (i: number) => number,
+  countOf?: (i: number) => number | undefined,
 ): { labels: string[]; samples: SortedSample[] } {
   const index = new Map<string, number>();
-  const deathCounts: number[] = [];
-  const totals: number[] = [];
+  // Rows (not subjects) per group, and death rows: the sizes of the arrays filled below.
+  const deathRows: number[] = [];
+  const rowTotals: number[] = [];
   const rowGroup = new Int32Array(n);
   let lastLabel: string | undefined;
   let lastGroup = -1;
+  let counted = false;
+  let subjects = 0;
   for (let i = 0; i < n; i++) {
     const t = timeOf(i);
     if (typeof t !== 'number' || !Number.isFinite(t) || t < 0)
       throw new InputError(`row ${i + 1}: time must be a finite number >= 0, got ${String(t)}`);
     const e = eventOf(i);
     if (e !== 0 && e !== 1) throw new InputError(`row ${i + 1}: event must be 0 or 1, got ${String(e)}`);
+    // Checked here rather than in a separate scan: uncounted rows pay one property read.
+    const c = countOf?.(i);
+    if (c === undefined) subjects += 1;
+    else {
+      if (!Number.isSafeInteger(c) || c < 1)
+        throw new InputError(`row ${i + 1}: count must be a positive integer, got ${String(c)}`);
+      counted = true;
+      subjects += c;
+      // Beyond 2^53 the counts' sums would no longer be exact integers.
+      if (subjects > MAX_SUBJECTS)
+        throw new InputError(`row ${i + 1}: counts add up to more than ${MAX_SUBJECTS} subjects`);
+    }
     const label = groupOf(i);
     let g = lastGroup;
     if (label !== lastLabel) {
@@ -119,19 +153,25 @@ function splitSubjects(
       if (found === undefined) {
         found = index.size;
         index.set(label, found);
-        deathCounts.push(0);
-        totals.push(0);
+        deathRows.push(0);
+        rowTotals.push(0);
       }
       g = found;
       lastLabel = label;
       lastGroup = g;
     }
     rowGroup[i] = g;
-    totals[g]! += 1;
-    deathCounts[g]! += e;
+    rowTotals[g]! += 1;
+    deathRows[g]! += e;
   }
-  const deaths = deathCounts.map((d) => new Float64Array(d));
-  const censorings = deathCounts.map((d, g) => new Float64Array(totals[g]! - d));
+  const deaths = deathRows.map((d) => new Float64Array(d));
+  const censorings = deathRows.map((d, g) => new Float64Array(rowTotals[g]! - d));
+  const labels = [...index.keys()].sort();
+  if (counted && countOf)
+    return {
+      labels,
+      samples: countedSamples(labels, index, rowGroup, deaths, censorings, timeOf, eventOf, countOf),
+    };
   const di = new Int32Array(deaths.length);
   const ci = new Int32Array(deaths.length);
   for (let i = 0; i < n; i++) {
@@ -139,12 +179,42 @@ function splitSubjects(
     if (eventOf(i) === 1) deaths[g]![di[g]!++] = timeOf(i);
     else censorings[g]![ci[g]!++] = timeOf(i);
   }
-  const labels = [...index.keys()].sort();
   const samples = labels.map((label) => {
     const g = index.get(label)!;
     return { deaths: deaths[g]!.sort(), censorings: censorings[g]!.sort() };
   });
   return { labels, samples };
+}
+
+/** The second pass of `splitSubjects` for counted rows: times and their counts, per group. */
+function countedSamples(
+  labels: readonly string[],
+  index: ReadonlyMap<string, number>,
+  rowGroup: Int32Array,
+  deaths: Float64Array[],
+  censorings: Float64Array[],
+  timeOf: (i: number) => number,
+  eventOf: (i: number) => number,
+  countOf: (i: number) => number | undefined,
+): SortedSample[] {
+  const deathCounts = deaths.map((d) => new Float64Array(d.length));
+  const censoringCounts = censorings.map((c) => new Float64Array(c.length));
+  const di = new Int32Array(deaths.length);
+  const ci = new Int32Array(deaths.length);
+  for (let i = 0; i < rowGroup.length; i++) {
+    const g = rowGroup[i]!;
+    if (eventOf(i) === 1) {
+      deathCounts[g]![di[g]!] = countOf(i) ?? 1;
+      deaths[g]![di[g]!++] = timeOf(i);
+    } else {
+      censoringCounts[g]![ci[g]!] = countOf(i) ?? 1;
+      censorings[g]![ci[g]!++] = timeOf(i);
+    }
+  }
+  return labels.map((label) => {
+    const g = index.get(label)!;
+    return countedFromEntries(deaths[g]!, deathCounts[g]!, censorings[g]!, censoringCounts[g]!);
+  });
 }
 
 const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);

@@ -3,14 +3,23 @@
  * time merging), the number of deaths and censorings, for one data set or for several groups at
  * the times of the pooled data. Built from sorted typed arrays in linear passes: no per-row object.
  */
+import { sortCounted, subjectCount } from './counted-times.js';
 import { mergeNearEqualInPlace } from './time-fix.js';
 
-/** One data set's follow-up, split by status and each sorted ascending. */
+/**
+ * One data set's follow-up, split by status and each sorted ascending. With frequency counts
+ * (`deathCounts` / `censoringCounts`, parallel to the times) an entry stands for that many
+ * identical subjects; without them, for one.
+ */
 export type SortedSample = {
   /** Times of deaths (event = 1), ascending. */
   deaths: Float64Array;
   /** Times of censorings (event = 0), ascending. */
   censorings: Float64Array;
+  /** Deaths at each entry of `deaths` (positive integers); absent: one each. */
+  deathCounts?: Float64Array;
+  /** Censorings at each entry of `censorings` (positive integers); absent: one each. */
+  censoringCounts?: Float64Array;
 };
 
 export type EventTable = {
@@ -34,8 +43,16 @@ export type GroupedEventTable = {
   n: number[];
 };
 
-/** Builds a sample from unsorted times and statuses (copies, then sorts natively). */
-export function sortedSample(times: ArrayLike<number>, events: ArrayLike<number>): SortedSample {
+/**
+ * Builds a sample from unsorted times and statuses (copies, then sorts natively); with `counts`,
+ * entry i stands for counts[i] identical subjects (validated by the caller).
+ */
+export function sortedSample(
+  times: ArrayLike<number>,
+  events: ArrayLike<number>,
+  counts?: ArrayLike<number>,
+): SortedSample {
+  if (counts) return countedSample(times, events, counts);
   let nd = 0;
   for (let i = 0; i < events.length; i++) if (events[i] === 1) nd++;
   const deaths = new Float64Array(nd);
@@ -51,8 +68,53 @@ export function sortedSample(times: ArrayLike<number>, events: ArrayLike<number>
   return { deaths, censorings };
 }
 
+function countedSample(
+  times: ArrayLike<number>,
+  events: ArrayLike<number>,
+  counts: ArrayLike<number>,
+): SortedSample {
+  let nd = 0;
+  for (let i = 0; i < events.length; i++) if (events[i] === 1) nd++;
+  const deaths = new Float64Array(nd);
+  const deathCounts = new Float64Array(nd);
+  const censorings = new Float64Array(times.length - nd);
+  const censoringCounts = new Float64Array(times.length - nd);
+  let di = 0;
+  let ci = 0;
+  for (let i = 0; i < times.length; i++) {
+    if (events[i] === 1) {
+      deathCounts[di] = counts[i]!;
+      deaths[di++] = times[i]!;
+    } else {
+      censoringCounts[ci] = counts[i]!;
+      censorings[ci++] = times[i]!;
+    }
+  }
+  return countedFromEntries(deaths, deathCounts, censorings, censoringCounts);
+}
+
+/** A counted sample from unsorted entries and their counts: sorted, one entry per distinct time. */
+export function countedFromEntries(
+  deaths: Float64Array,
+  deathCounts: Float64Array,
+  censorings: Float64Array,
+  censoringCounts: Float64Array,
+): SortedSample {
+  const d = sortCounted(deaths, deathCounts);
+  const c = sortCounted(censorings, censoringCounts);
+  return { deaths: d.times, deathCounts: d.counts, censorings: c.times, censoringCounts: c.counts };
+}
+
+/** Number of subjects in a sample (counted or not). */
+export function sampleSize(sample: SortedSample): number {
+  return (
+    subjectCount(sample.deaths, sample.deathCounts) + subjectCount(sample.censorings, sample.censoringCounts)
+  );
+}
+
 /** Concatenates samples and sorts once (the pooled data). */
 export function pooledSample(samples: readonly SortedSample[]): SortedSample {
+  if (samples.some((s) => s.deathCounts || s.censoringCounts)) return pooledCountedSample(samples);
   const concat = (parts: Float64Array[]): Float64Array => {
     const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
     let offset = 0;
@@ -66,6 +128,33 @@ export function pooledSample(samples: readonly SortedSample[]): SortedSample {
     deaths: concat(samples.map((s) => s.deaths)),
     censorings: concat(samples.map((s) => s.censorings)),
   };
+}
+
+/** `pooledSample` when any sample is counted (an uncounted one counts 1 per entry). */
+function pooledCountedSample(samples: readonly SortedSample[]): SortedSample {
+  const concat = (times: Float64Array[], counts: (Float64Array | undefined)[]) => {
+    const total = times.reduce((s, p) => s + p.length, 0);
+    const outTimes = new Float64Array(total);
+    const outCounts = new Float64Array(total);
+    let offset = 0;
+    times.forEach((p, g) => {
+      outTimes.set(p, offset);
+      const c = counts[g];
+      if (c) outCounts.set(c, offset);
+      else outCounts.fill(1, offset, offset + p.length);
+      offset += p.length;
+    });
+    return { times: outTimes, counts: outCounts };
+  };
+  const d = concat(
+    samples.map((s) => s.deaths),
+    samples.map((s) => s.deathCounts),
+  );
+  const c = concat(
+    samples.map((s) => s.censorings),
+    samples.map((s) => s.censoringCounts),
+  );
+  return countedFromEntries(d.times, d.counts, c.times, c.counts);
 }
 
 /** Sorted distinct values of the union of two sorted arrays. */
@@ -83,10 +172,26 @@ function distinctUnion(a: Float64Array, b: Float64Array): Float64Array {
   return out.subarray(0, k);
 }
 
-/** Adds 1 to counts[j] for each sorted time, where j is the last cut <= time (findInterval). */
-function countAtCuts(cuts: Float64Array, sortedTimes: Float64Array, counts: Float64Array): void {
+/**
+ * Adds 1 (or weights[i]) to counts[j] for each sorted time, where j is the last cut <= time
+ * (findInterval).
+ */
+function countAtCuts(
+  cuts: Float64Array,
+  sortedTimes: Float64Array,
+  counts: Float64Array,
+  weights: Float64Array | undefined,
+): void {
   let j = 0;
   const last = cuts.length - 1;
+  if (weights) {
+    for (let i = 0; i < sortedTimes.length; i++) {
+      const t = sortedTimes[i]!;
+      while (j < last && cuts[j + 1]! <= t) j++;
+      counts[j]! += weights[i]!;
+    }
+    return;
+  }
   for (let i = 0; i < sortedTimes.length; i++) {
     const t = sortedTimes[i]!;
     while (j < last && cuts[j + 1]! <= t) j++;
@@ -114,10 +219,10 @@ export function eventTable(sample: SortedSample): EventTable {
   const nEvent = new Float64Array(time.length);
   const nCensor = new Float64Array(time.length);
   if (time.length > 0) {
-    countAtCuts(time, sample.deaths, nEvent);
-    countAtCuts(time, sample.censorings, nCensor);
+    countAtCuts(time, sample.deaths, nEvent, sample.deathCounts);
+    countAtCuts(time, sample.censorings, nCensor, sample.censoringCounts);
   }
-  const n = sample.deaths.length + sample.censorings.length;
+  const n = sampleSize(sample);
   return { time, nRisk: riskFromCounts(nEvent, nCensor, n), nEvent, nCensor, n };
 }
 
@@ -132,10 +237,10 @@ export function groupedEventTable(groups: readonly SortedSample[], pooled: Sorte
     const nEvent = new Float64Array(time.length);
     const nCensor = new Float64Array(time.length);
     if (time.length > 0) {
-      countAtCuts(time, g.deaths, nEvent);
-      countAtCuts(time, g.censorings, nCensor);
+      countAtCuts(time, g.deaths, nEvent, g.deathCounts);
+      countAtCuts(time, g.censorings, nCensor, g.censoringCounts);
     }
-    const n = g.deaths.length + g.censorings.length;
+    const n = sampleSize(g);
     out.nEvent.push(nEvent);
     out.nCensor.push(nCensor);
     out.nRisk.push(riskFromCounts(nEvent, nCensor, n));

@@ -7,8 +7,11 @@
 
 export type ConfType = 'log' | 'log-log' | 'plain';
 
-/** One subject: follow-up time (months in survflow, any unit for the engine) and status. */
-export type SurvivalRow = { group: string; time: number; event: 0 | 1 };
+/**
+ * One subject: follow-up time (months in survflow, any unit for the engine) and status; with
+ * `count`, that many identical subjects (a positive integer; absent = 1).
+ */
+export type SurvivalRow = { group: string; time: number; event: 0 | 1; count?: number };
 
 export type AnalysisOptions = {
   confType?: ConfType;

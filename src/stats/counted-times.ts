@@ -1,0 +1,54 @@
+/**
+ * Times with frequency counts (one entry standing for `count` identical subjects), sorted and
+ * aggregated to distinct times. The event table built from them is the one the expanded entries
+ * give, bit for bit: the distinct times (and the representative of a run of equal values, e.g. -0
+ * before 0) are those of the expanded sort, and the counts are integer sums, exact in doubles.
+ */
+
+export type CountedTimes = {
+  /** Distinct times, ascending (of equal values, the first in sort order: -0 before 0). */
+  times: Float64Array;
+  /** Subjects at each time (sum of the counts of its entries). */
+  counts: Float64Array;
+};
+
+/** Largest total of counts for which every partial sum is an exact integer in a double. */
+export const MAX_SUBJECTS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Sorts `times` (copied) natively and sums `counts` per distinct time: a native sort plus one
+ * binary search per entry, no comparator callback.
+ */
+export function sortCounted(times: Float64Array, counts: Float64Array): CountedTimes {
+  const sorted = times.slice().sort();
+  let m = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const t = sorted[i]!;
+    // `!==` treats -0 and 0 as one time, as the uncounted path's distinct-time pass does.
+    if (m === 0 || sorted[m - 1]! !== t) sorted[m++] = t;
+  }
+  const distinct = m === sorted.length ? sorted : sorted.slice(0, m);
+  const summed = new Float64Array(m);
+  for (let i = 0; i < times.length; i++) summed[indexOfTime(distinct, times[i]!)]! += counts[i]!;
+  return { times: distinct, counts: summed };
+}
+
+/** Index of `t` in the sorted distinct `times` (it is there): the last index with times[j] <= t. */
+function indexOfTime(times: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** Sum of the counts, or the number of entries when there are none (one subject each). */
+export function subjectCount(times: Float64Array, counts: Float64Array | undefined): number {
+  if (!counts) return times.length;
+  let n = 0;
+  for (let i = 0; i < counts.length; i++) n += counts[i]!;
+  return n;
+}
