@@ -12,16 +12,16 @@ export type GroupingTest = {
 };
 export type RunResults = { summaries: GroupResult[]; tests: GroupingTest[] };
 
-/** One grouping's survival data as columns (one entry per patient in the grouping). */
-export type GroupingColumns = { group: string[]; time: number[]; event: number[] };
+/** One grouping's survival data as counted columns (row i stands for `count[i]` patients). */
+export type GroupingColumns = { group: string[]; time: number[]; event: number[]; count: number[] };
 
 /** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
 export type PatientCombination = AnalysedPatient & { patients?: number };
 
 /**
- * Every grouping's survival columns, expanded on demand from patient combinations: one
- * grouping's columns exist at a time (about 24 bytes per patient), and are garbage once that
- * grouping is analysed, so the worker's peak memory is one grouping's, not all six's.
+ * Every grouping's survival columns, built on demand from patient combinations as counted rows:
+ * the statistics engine gives for a counted row exactly what it gives for the same row repeated,
+ * so a grouping of 1M patients is a few thousand rows, never a million entries.
  */
 export function survivalColumnsByGrouping(
   combinations: readonly PatientCombination[],
@@ -32,16 +32,14 @@ export function survivalColumnsByGrouping(
     get(grouping) {
       const definition = definitions.get(grouping);
       if (!definition) return undefined;
-      const columns: GroupingColumns = { group: [], time: [], event: [] };
+      const columns: GroupingColumns = { group: [], time: [], event: [], count: [] };
       for (const combination of combinations) {
         const placed = definition.classify(combination);
         if (!placed) continue;
-        const event = combination.event === 1 ? 1 : 0;
-        for (let i = 0; i < (combination.patients ?? 1); i++) {
-          columns.group.push(placed.group);
-          columns.time.push(placed.time);
-          columns.event.push(event);
-        }
+        columns.group.push(placed.group);
+        columns.time.push(placed.time);
+        columns.event.push(combination.event === 1 ? 1 : 0);
+        columns.count.push(combination.patients ?? 1);
       }
       return columns;
     },
