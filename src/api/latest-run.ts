@@ -135,14 +135,20 @@ export class LatestRunTracker extends EventEmitter<TrackerEvents> {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({
-      connectionString: this.options.databaseUrl,
-      application_name: 'survflow-api-listen',
-      keepAlive: true,
-      connectionTimeoutMillis: 10_000,
-      // Bounds LISTEN and the verification query: an unanswered one means a dead connection.
-      query_timeout: 10_000,
-    });
+    let client: pg.Client;
+    try {
+      client = new pg.Client({
+        connectionString: this.options.databaseUrl,
+        application_name: 'survflow-api-listen',
+        keepAlive: true,
+        connectionTimeoutMillis: 10_000,
+        // Bounds LISTEN and the verification query: an unanswered one means a dead connection.
+        query_timeout: 10_000,
+      });
+    } catch (error) {
+      this.retryLater(new LatestRunListenerError('cannot create the latest-run listener', { cause: error }));
+      return;
+    }
     this.client = client;
     // A connection lost later emits 'error' and/or 'end' on the client: without these handlers
     // the process would crash. They stay attached after the client is replaced (then ignored).
@@ -187,6 +193,10 @@ export class LatestRunTracker extends EventEmitter<TrackerEvents> {
     client.end().catch((endError: unknown) => {
       this.options.logger.debug({ err: endError }, 'closing a failed latest-run listener connection failed');
     });
+    this.retryLater(error);
+  }
+
+  private retryLater(error: LatestRunListenerError): void {
     if (this.closed) return;
     const delay = this.nextReconnectDelayMs;
     this.nextReconnectDelayMs = Math.min(delay * 2, this.maxReconnectDelayMs);

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { LatestRunTracker, type LatestRunTrackerOptions, readLatestRunId } from '../../src/api/latest-run.js';
 import type { Config } from '../../src/config.js';
+import { siblingDatabaseUrl } from '../../src/db/connection.js';
 import { createLogger } from '../../src/logger.js';
 import { analysisParameters } from '../../src/recompute/parameters.js';
 import { insertRun, publishRun } from '../../src/recompute/run-store.js';
@@ -168,6 +169,35 @@ describe('LatestRunTracker: which run is latest, cached until a publication is n
     const afterReconnect = lookups.count;
     expect(await instance.latestId()).toBe(meanwhile);
     expect(lookups.count).toBe(afterReconnect);
+  });
+
+  it('a listener that cannot connect keeps retrying, and meanwhile every call reads the database', async () => {
+    const first = await published();
+    const lookups = { count: 0 };
+    const instance = new LatestRunTracker({
+      databaseUrl: siblingDatabaseUrl(testDb.url, 'survflow_no_such_database'),
+      readLatestId: () => {
+        lookups.count++;
+        return readLatestRunId(testDb.db);
+      },
+      logger: createLogger('silent'),
+      reconnectDelayMs: 10,
+    });
+    onTestFinished(() => instance.close());
+    const failures: Error[] = [];
+    const twoFailures = new Promise<void>((resolve) => {
+      instance.on('disconnected', (error) => {
+        failures.push(error);
+        if (failures.length === 2) resolve();
+      });
+    });
+    instance.start();
+    await twoFailures;
+    expect(failures[0]?.name).toBe('LatestRunListenerError');
+    expect(instance.state.listening).toBe(false);
+    expect(await instance.latestId()).toBe(first);
+    expect(await instance.latestId()).toBe(first);
+    expect(lookups.count).toBe(2);
   });
 
   it('periodic verification repairs a cache that missed a publication made without a notification', async () => {
