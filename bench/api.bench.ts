@@ -3,8 +3,12 @@
  * bounded duration) against one `survflow api` process, after one published run over a small
  * synthetic ledger. The figures are autocannon's latency percentiles; non-2xx answers fail the
  * bench. The API's per-key rate limit is raised for the bench (it would answer 429 after 600).
+ * Beside them: the API process's CPU time per request (user + system, /proc), much less
+ * sensitive than the percentiles to other work on the machine, and whether the API was serving
+ * the latest run from its LISTEN/NOTIFY cache (else every request queried PostgreSQL).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import autocannon from 'autocannon';
@@ -29,6 +33,24 @@ import type { ScenarioModule } from './types.js';
 
 const pseudonymKey = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent' }).pseudonymKey;
 const RATE = 1_000;
+
+/** CPU time (user + system) a live process has used so far, ms (Linux /proc); undefined elsewhere. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name: state is the 1st, utime the 12th, stime the 13th (clock ticks, 100/s).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the API serves "which run is latest" from its notification-invalidated cache. */
+async function latestRunListenerUp(url: string): Promise<boolean> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return /^survflow_api_latest_run_listener_up 1$/m.test(text);
+}
 
 const apiBench: ScenarioModule = {
   name: 'api',
@@ -99,6 +121,8 @@ const apiBench: ScenarioModule = {
               connections: 10,
               overallRate: RATE,
             });
+            const listening = await latestRunListenerUp(url);
+            const cpuBefore = cpuMsOf(api.pid);
             const result = await autocannon({
               url: `${url}/v1/summaries/latest`,
               headers: { 'x-api-key': key },
@@ -106,9 +130,15 @@ const apiBench: ScenarioModule = {
               connections: 20,
               overallRate: RATE,
             });
+            const cpuAfter = cpuMsOf(api.pid);
+            const cpuUsPerRequest =
+              cpuBefore === undefined || cpuAfter === undefined
+                ? undefined
+                : ((cpuAfter - cpuBefore) * 1000) / result.requests.total;
             const non2xx = result.non2xx + result.errors + result.timeouts;
             log(
-              `${result.requests.total} requests, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${non2xx} not 2xx`,
+              `${result.requests.total} requests, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${non2xx} not 2xx; ` +
+                `API CPU ${cpuUsPerRequest?.toFixed(0) ?? '?'} µs/request; latest-run listener ${listening ? 'up' : 'DOWN'}`,
             );
             if (non2xx > 0) throw new Error(`bench: ${non2xx} requests failed or were not 2xx`);
             return [
@@ -126,7 +156,12 @@ const apiBench: ScenarioModule = {
                 goal: 'p99 <= 5 ms',
                 goalMet: result.latency.p99 <= 5,
                 peakRssMb: peakRssMb(api.pid),
-                notes: `achieved ${Math.round(result.requests.average).toLocaleString('en-US')} req/s; ${Math.round(result.throughput.average / 1024)} KB/s`,
+                notes:
+                  `achieved ${Math.round(result.requests.average).toLocaleString('en-US')} req/s; ${Math.round(result.throughput.average / 1024)} KB/s; ` +
+                  `API CPU ${cpuUsPerRequest === undefined ? 'n/a' : `${cpuUsPerRequest.toFixed(0)} µs`}/request; ` +
+                  (listening
+                    ? 'latest run cached (LISTEN/NOTIFY)'
+                    : 'latest-run listener DOWN: every request queried PostgreSQL'),
               },
             ];
           } finally {

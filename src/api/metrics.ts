@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { QUEUE_NAMES } from '../jobs/contracts.js';
 import type { ApiDeps } from './deps.js';
+import type { LatestRunTracker } from './latest-run.js';
 
 /**
  * Prometheus metrics of the API process. The ledger-wide figures (events accepted / duplicate /
@@ -23,7 +24,7 @@ function quantile(sorted: number[], q: number): number {
   return sorted[position] ?? 0;
 }
 
-export function createApiMetrics(deps: ApiDeps): ApiMetrics {
+export function createApiMetrics(deps: ApiDeps, latestRun: LatestRunTracker): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'survflow_api_' });
 
@@ -100,6 +101,15 @@ export function createApiMetrics(deps: ApiDeps): ApiMetrics {
       this.reset();
       const row = await deps.db.selectFrom('latest_run').select('published_at').executeTakeFirst();
       if (row?.published_at) this.set((Date.now() - new Date(row.published_at).getTime()) / 1000);
+    },
+  });
+
+  new Gauge({
+    name: 'survflow_api_latest_run_listener_up',
+    help: 'Whether this API process LISTENs for run publications (1) and so caches the latest run, or reads it per request (0)',
+    registers: [registry],
+    collect() {
+      this.set(latestRun.state.listening ? 1 : 0);
     },
   });
 

@@ -11,15 +11,24 @@ import {
 import { InputError, NotFoundError } from '../errors.js';
 import type { ApiDeps } from './deps.js';
 import { IdempotencyConflictError, QueueBusyError } from './intake.js';
+import { LatestRunTracker, readLatestRunId } from './latest-run.js';
 import { createApiMetrics } from './metrics.js';
 import { requireScope } from './principal.js';
 import { mountQueueDashboard } from './queue-dashboard.js';
 import { reportRoutes } from './report-routes.js';
+import { QuietReadsLogController } from './request-logging.js';
 import { registerBatchRoutes } from './routes/batches.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerFhirRoutes } from './routes/fhir.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerQueryRoutes } from './routes/query.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Which run is latest, for the summaries routes; tests wait on its events. */
+    latestRun: LatestRunTracker;
+  }
+}
 
 /**
  * Builds the HTTP API (not listening yet): `await app.listen({ port })` starts it and
@@ -34,6 +43,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     // Request logs carry method, URL and status only: URLs hold batch and run ids, never
     // patient data, and bodies are logged nowhere.
     requestIdHeader: 'x-request-id',
+    logController: new QuietReadsLogController(),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -142,12 +152,22 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     }),
   });
 
-  const metrics = createApiMetrics(deps);
+  // Which run is latest, cached until a publication is notified (see latest-run.ts). Its
+  // connection opens once the server is built (below) and closes with it.
+  const latestRun = new LatestRunTracker({
+    databaseUrl: config.databaseUrl,
+    readLatestId: () => readLatestRunId(deps.db),
+    logger: deps.logger.child({ component: 'api' }),
+  });
+  app.decorate('latestRun', latestRun);
+  app.addHook('onClose', () => latestRun.close());
+
+  const metrics = createApiMetrics(deps, latestRun);
   registerHealthRoutes(app, deps, metrics);
   registerEventRoutes(app, deps, metrics);
   registerFhirRoutes(app, deps, metrics);
   registerBatchRoutes(app, deps);
-  registerQueryRoutes(app, deps);
+  registerQueryRoutes(app, deps, latestRun);
   // Pictures of published runs: readable with a query (or admin) key, like the summaries.
   await app.register(async (scope) => {
     scope.addHook('onRequest', requireScope(deps, 'query', 'admin'));
@@ -157,5 +177,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   await mountQueueDashboard(app, [deps.ingestQueue, deps.recomputeQueue], requireScope(deps, 'admin'));
 
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, () => app.swagger());
+  latestRun.start();
   return app;
 }

@@ -3,59 +3,84 @@ import type { Database } from '../db/database.js';
 import { NotFoundError } from '../errors.js';
 import { loadRunSummary, type RunSummaryDocument } from '../summaries/load-run-summary.js';
 
+/** Which run is latest (a `LatestRunTracker`, or a plain query in tests). */
+export type LatestRunSource = { latestId: () => Promise<string | null> };
+
+export type SummaryFormat = 'json' | 'csv';
+
 /**
- * Published runs never change, so a run's summary document can be cached by run id for as long
- * as the process lives. "Latest" costs one small query (which run is latest?) per request; a new
- * publication changes the id and so misses the cache. A few runs are kept (latest + a few
- * looked up by id).
+ * Published runs never change, so a run's summary document, and each of its encoded
+ * representations, can be cached by run id for as long as the process lives. "Which run is
+ * latest" comes from `latestRun` (cached until the next publication's notification); a new
+ * publication changes the id and so misses the cache. A few runs are kept, least recently used
+ * evicted first (the latest, read all the time, stays).
  */
 export class SummaryCache {
-  private readonly documents = new Map<string, RunSummaryDocument>();
-  /** The serialized (validated) JSON of each cached document: serializing 20 KB per request costs more than the rest. */
-  private readonly json = new WeakMap<RunSummaryDocument, string>();
-  /** Which run is latest, remembered for `latestTtlMs`, so a burst of reads costs one query. */
-  private latestId: { id: string; until: number } | undefined;
+  /** Promises, so the burst of requests right after a publication loads the new run once. */
+  private readonly documents = new Map<string, Promise<RunSummaryDocument>>();
+  /**
+   * The encoded bytes of each cached document per format: serializing ~20 KB and encoding it to
+   * UTF-8 per request costs more than all the rest of the request.
+   */
+  private readonly encoded = new WeakMap<RunSummaryDocument, Map<SummaryFormat, Buffer>>();
 
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly latestRun: LatestRunSource,
     private readonly capacity = 8,
-    /**
-     * Remember which run is latest for this long (ms); a new publication is served at most this
-     * late. 0 (the default) asks the database on every request: one index lookup, and a
-     * publication is visible at once.
-     */
-    private readonly latestTtlMs = 0,
   ) {}
 
   async latest(): Promise<RunSummaryDocument> {
-    const now = Date.now();
-    if (this.latestId && now < this.latestId.until) return this.byId(this.latestId.id);
-    const latest = await this.db.selectFrom('latest_run').select('id').executeTakeFirst();
-    if (!latest) throw new NotFoundError('no published run yet (POST /v1/recompute)');
-    this.latestId = { id: latest.id, until: now + this.latestTtlMs };
-    return this.byId(latest.id);
+    const id = await this.latestRun.latestId();
+    if (id === null) throw new NotFoundError('no published run yet (POST /v1/recompute)');
+    return this.byId(id);
   }
 
-  /** The document as JSON text, serialized once per run by `serialize` (which may validate). */
-  jsonOf(document: RunSummaryDocument, serialize: (document: RunSummaryDocument) => string): string {
-    let text = this.json.get(document);
-    if (text === undefined) {
-      text = serialize(document);
-      this.json.set(document, text);
+  /** The document encoded as `format`, produced once per run by `encode` (which may validate). */
+  encodedAs(
+    document: RunSummaryDocument,
+    format: SummaryFormat,
+    encode: (document: RunSummaryDocument) => string,
+  ): Buffer {
+    let byFormat = this.encoded.get(document);
+    if (!byFormat) {
+      byFormat = new Map();
+      this.encoded.set(document, byFormat);
     }
-    return text;
+    let bytes = byFormat.get(format);
+    if (bytes === undefined) {
+      bytes = Buffer.from(encode(document), 'utf8');
+      byFormat.set(format, bytes);
+    }
+    return bytes;
   }
 
-  async byId(runId: string): Promise<RunSummaryDocument> {
+  byId(runId: string): Promise<RunSummaryDocument> {
     const cached = this.documents.get(runId);
-    if (cached) return cached;
-    const document = await loadRunSummary(this.db, runId);
-    this.documents.set(runId, document);
+    if (cached) {
+      // Least recently used goes first: the hot latest run is never the one evicted.
+      this.documents.delete(runId);
+      this.documents.set(runId, cached);
+      return cached;
+    }
+    const loading = loadRunSummary(this.db, runId);
+    this.documents.set(runId, loading);
+    loading.then(
+      () => this.evictBeyondCapacity(),
+      // A failed load (no such published run, database down) is not remembered: the next
+      // request retries. The caller gets the rejection from the promise returned below.
+      () => {
+        if (this.documents.get(runId) === loading) this.documents.delete(runId);
+      },
+    );
+    return loading;
+  }
+
+  private evictBeyondCapacity(): void {
     while (this.documents.size > this.capacity) {
       const oldest = this.documents.keys().next().value;
       if (oldest === undefined) break;
       this.documents.delete(oldest);
     }
-    return document;
   }
 }

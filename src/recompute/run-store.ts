@@ -140,10 +140,14 @@ export async function storeResults(db: Kysely<Database>, runId: string, results:
   });
 }
 
+/** Notified (payload: the run id) when a run is published; API processes LISTEN to drop their cached latest run. */
+export const RUN_PUBLISHED_CHANNEL = 'survflow_run_published';
+
 /**
  * The publication: ONE transaction flips the run from running to published. Everything the run
  * shows was written before, so readers of the views see either the previous run or all of this
- * one. Throws when the run is no longer `running` (it was marked abandoned meanwhile).
+ * one. Throws when the run is no longer `running` (it was marked abandoned meanwhile). The NOTIFY
+ * is delivered at commit, and only if the transaction commits.
  */
 export async function publishRun(db: Kysely<Database>, runId: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
@@ -156,6 +160,7 @@ export async function publishRun(db: Kysely<Database>, runId: string): Promise<v
     if (Number(result.numUpdatedRows) !== 1) {
       throw new Error(`run ${runId} is no longer running; not published`);
     }
+    await sql`select pg_notify(${RUN_PUBLISHED_CHANNEL}, ${runId})`.execute(trx);
   });
 }
 

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { Queue } from 'bullmq';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/server.js';
 import { parseCsv } from '../../src/csv/parse-csv.js';
@@ -120,18 +122,89 @@ describe('query routes: runs, summaries (JSON and CSV), recompute; rate limit; r
     expect(job?.data).toMatchObject({ cutoff: '2023-12-31', trigger: 'api' });
   });
 
-  it('serves the new latest run once another run is published (cache keyed by run id)', async () => {
+  it('serves the new latest run once its publication is notified (cache keyed by run id)', async () => {
     const before = (await (await get('/v1/summaries/latest')).json()) as RunSummaryDocument;
+    // The guarantee: a publication is served as soon as this API process has received its
+    // NOTIFY (sent by publishRun at commit). Wait for exactly that, not for a while.
+    const notified = once(api.app.latestRun, 'published');
     const next = await runRecompute(
       api.deps.db,
       api.config,
       { cutoff: '2022-12-31', trigger: 'test' },
       { logger: createLogger('silent') },
     );
+    expect(await notified).toEqual([next.runId]);
     const after = (await (await get('/v1/summaries/latest')).json()) as RunSummaryDocument;
     expect(after.run.id).toBe(next.runId);
     expect(after.run.id).not.toBe(before.run.id);
     expect(after.run.cutoff).toBe('2022-12-31');
+    runId = next.runId;
+  });
+
+  it('answers conditional GETs: ETag per run and format, 304 while it matches, 200 after a publication', async () => {
+    const first = await get('/v1/summaries/latest');
+    const etag = first.headers.get('etag') ?? '';
+    const body = await first.text();
+    expect(etag).toBe(`"${runId}.json"`);
+    expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(first.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    expect(first.headers.get('cache-control')).toBe('private, no-cache');
+    expect(first.headers.get('vary')).toMatch(/accept/i);
+
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const again = await get('/v1/summaries/latest', { 'if-none-match': ifNoneMatch });
+      expect(again.status).toBe(304);
+      expect(again.headers.get('etag')).toBe(etag);
+      expect(await again.text()).toBe('');
+    }
+    const byId = await get(`/v1/runs/${runId}/summaries`, { 'if-none-match': etag });
+    expect(byId.status).toBe(304);
+    const changed = await get('/v1/summaries/latest', { 'if-none-match': '"some-older-run.json"' });
+    expect(changed.status).toBe(200);
+    expect(await changed.text()).toBe(body);
+
+    // Another representation, another tag: the JSON tag does not validate the CSV.
+    const csv = await get('/v1/summaries/latest?format=csv', { 'if-none-match': etag });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('etag')).toBe(`"${runId}.csv"`);
+
+    // Authentication still comes first: no key, no 304.
+    const anonymous = await fetch(`${api.url}/v1/summaries/latest`, { headers: { 'if-none-match': etag } });
+    expect(anonymous.status).toBe(401);
+
+    const notified = once(api.app.latestRun, 'published');
+    const next = await runRecompute(
+      api.deps.db,
+      api.config,
+      { cutoff: '2023-06-30', trigger: 'test' },
+      { logger: createLogger('silent') },
+    );
+    await notified;
+    const afterPublication = await get('/v1/summaries/latest', { 'if-none-match': etag });
+    expect(afterPublication.status).toBe(200);
+    expect(afterPublication.headers.get('etag')).toBe(`"${next.runId}.json"`);
+    runId = next.runId;
+  });
+
+  it('serves a publication at once while its listening connection is down (reads the database per request)', async () => {
+    const tracker = api.app.latestRun;
+    const disconnected = once(tracker, 'disconnected');
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name = 'survflow-api-listen' and datname = current_database()`.execute(api.deps.db);
+    await disconnected;
+    const next = await runRecompute(
+      api.deps.db,
+      api.config,
+      { cutoff: '2023-09-30', trigger: 'test' },
+      { logger: createLogger('silent') },
+    );
+    // No waiting for anything: without a listener every request asks PostgreSQL. (Should the
+    // listener already be back, it dropped its cache on reconnecting: the answer is the same.)
+    const served = (await (await get('/v1/summaries/latest')).json()) as RunSummaryDocument;
+    expect(served.run.id).toBe(next.runId);
+    runId = next.runId;
+    if (!tracker.state.listening) await once(tracker, 'listening');
+    expect(((await (await get('/v1/summaries/latest')).json()) as RunSummaryDocument).run.id).toBe(runId);
   });
 
   it('rate-limits per key with 429, other keys unaffected', async () => {

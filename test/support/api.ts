@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
@@ -10,7 +11,7 @@ import { QUEUE_NAMES } from '../../src/jobs/contracts.js';
 import { createIngestQueue } from '../../src/jobs/queues.js';
 import { createRecomputeQueue } from '../../src/jobs/recompute-queue.js';
 import { createRedisConnection } from '../../src/jobs/redis.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createIngestProcessor } from '../../src/workers/ingest.js';
 import { createTestDatabase, deleteQueuePrefix, type TestDatabase, testConfig } from './test-env.js';
 
@@ -28,11 +29,14 @@ export type TestApi = {
 };
 
 /** A real server on an ephemeral port, its own database and queue prefix. */
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestApi> {
   const database = await createTestDatabase();
   const config = testConfig({ databaseUrl: database.url, env });
   const redis = createRedisConnection(inject('redisUrl'), 'producer', 'survflow-test-api');
-  const logger = createLogger('silent');
+  const logger = options.logger ?? createLogger('silent');
   const deps: ApiDeps = {
     config,
     db: database.db,
@@ -43,6 +47,8 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
   };
   const app = await buildServer(deps);
   await app.listen({ port: 0, host: '127.0.0.1' });
+  // Tests expect a publication to be served once notified: start once the API listens for them.
+  if (!app.latestRun.state.listening) await once(app.latestRun, 'listening');
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address');
   let worker: Worker | undefined;

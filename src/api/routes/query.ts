@@ -7,10 +7,11 @@ import { NotFoundError } from '../../errors.js';
 import { enqueueRecompute } from '../../jobs/recompute-queue.js';
 import { formatSummaryCsv } from '../../summaries/format-csv.js';
 import type { RunSummaryDocument } from '../../summaries/load-run-summary.js';
+import { ifNoneMatchHits, runEtag } from '../conditional-get.js';
 import type { ApiDeps } from '../deps.js';
 import { requireScope, requireScopeForReads } from '../principal.js';
 import { authErrors, errorSchema, security } from '../schemas.js';
-import { SummaryCache } from '../summary-cache.js';
+import { type LatestRunSource, SummaryCache } from '../summary-cache.js';
 
 const runSchema = z.object({
   id: z.string(),
@@ -76,6 +77,11 @@ const summaryDocumentSchema = z
   })
   .describe('SPEC section 8 summary document; with ?format=csv or Accept: text/csv, one CSV row per group');
 
+const conditionalHeaders = z.object({
+  'if-none-match': z.string().optional().describe('an ETag received earlier: 304 while it still matches'),
+});
+const notModified = z.null().describe('not modified: If-None-Match matches the ETag (run id and format)');
+
 function wantsCsv(request: FastifyRequest, format: 'json' | 'csv' | undefined): boolean {
   if (format) return format === 'csv';
   const accept = request.headers.accept ?? '';
@@ -89,22 +95,28 @@ function sendSummary(
   format: 'json' | 'csv' | undefined,
   cache: SummaryCache,
 ) {
-  if (wantsCsv(request, format)) {
+  const csv = wantsCsv(request, format);
+  const etag = runEtag(document.run.id, csv ? 'csv' : 'json');
+  // Authenticated data: browsers may keep it, shared caches may not; always revalidate (the
+  // latest run changes), which costs a 304 without a body while it has not.
+  reply.header('etag', etag).header('cache-control', 'private, no-cache').header('vary', 'accept');
+  if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.code(304).send();
+  if (csv) {
     return reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `inline; filename="survflow-run-${document.run.id}.csv"`)
-      .send(formatSummaryCsv(document));
+      .send(cache.encodedAs(document, 'csv', formatSummaryCsv));
   }
-  // Validated and serialized once per run (a string payload is sent as is by Fastify): the
+  // Validated, serialized and encoded once per run (a Buffer is sent as is by Fastify): the
   // same checks as the response schema's serializer, without repeating them on every request.
   return reply
-    .type('application/json; charset=utf-8')
-    .send(cache.jsonOf(document, (d) => JSON.stringify(summaryDocumentSchema.parse(d))));
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(cache.encodedAs(document, 'json', (d) => JSON.stringify(summaryDocumentSchema.parse(d))));
 }
 
-export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps, latestRun: LatestRunSource): void {
   const typed = app.withTypeProvider<ZodTypeProvider>();
-  const cache = new SummaryCache(deps.db);
+  const cache = new SummaryCache(deps.db, latestRun);
   const query = requireScopeForReads(deps, 'query', 'admin');
 
   typed.post(
@@ -193,14 +205,19 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/summaries/latest',
     {
       onRequest: query,
+      config: { quietWhenServed: true },
       schema: {
         tags: ['summaries'],
         summary: "The latest published run's summaries (JSON, or CSV via Accept: text/csv or ?format=csv)",
         description:
-          'Figures describing fewer than k patients (run parameter suppressionK) are masked: suppressed: true.',
+          'Figures describing fewer than k patients (run parameter suppressionK) are masked: suppressed: true. ' +
+          'The ETag names the run and the format: revalidate with If-None-Match to get 304 until another run is ' +
+          'published. A publication is served once this process has received its notification (at once, unless ' +
+          'its listening connection is down, when every request reads the latest run from the database).',
         security,
         querystring: formatQuery,
-        response: { 200: summaryDocumentSchema, 404: errorSchema, ...authErrors },
+        headers: conditionalHeaders,
+        response: { 200: summaryDocumentSchema, 304: notModified, 404: errorSchema, ...authErrors },
       },
     },
     async (request, reply) => sendSummary(request, reply, await cache.latest(), request.query.format, cache),
@@ -210,13 +227,15 @@ export function registerQueryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/v1/runs/:id/summaries',
     {
       onRequest: query,
+      config: { quietWhenServed: true },
       schema: {
         tags: ['summaries'],
         summary: "A published run's summaries (JSON or CSV)",
         security,
         params: z.object({ id: z.string().min(1).max(100) }),
         querystring: formatQuery,
-        response: { 200: summaryDocumentSchema, 404: errorSchema, ...authErrors },
+        headers: conditionalHeaders,
+        response: { 200: summaryDocumentSchema, 304: notModified, 404: errorSchema, ...authErrors },
       },
     },
     async (request, reply) => {
