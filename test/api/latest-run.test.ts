@@ -24,8 +24,8 @@ beforeEach(async () => {
 });
 
 /** A run row, not yet published. */
-const newRun = () =>
-  insertRun(testDb.db, analysisParameters(config, '2024-06-30'), { trigger: 'test' }, 'test');
+const newRun = async () =>
+  (await insertRun(testDb.db, analysisParameters(config, '2024-06-30'), { trigger: 'test' }, 'test')).id;
 
 /** Publishes through the real publication (with its NOTIFY). */
 async function published(): Promise<string> {

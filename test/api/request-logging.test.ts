@@ -21,13 +21,13 @@ describe('request logging: routine summaries reads are not logged one by one; ev
     });
     api = await startTestApi({}, { logger: createLogger('info', sink) });
     key = await api.key('analyst', ['query']);
-    const runId = await insertRun(
+    const run = await insertRun(
       api.deps.db,
       analysisParameters(api.config, '2024-06-30'),
       { trigger: 'test' },
       'test',
     );
-    await publishRun(api.deps.db, runId);
+    await publishRun(api.deps.db, run.id);
   });
   afterAll(async () => {
     await api?.close();
