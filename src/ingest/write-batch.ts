@@ -4,7 +4,8 @@ import { encryptRawBody } from '../crypto/raw-body-cipher.js';
 import type { Database } from '../db/database.js';
 import { UnknownSubmissionError } from '../errors.js';
 import { type IngestJob, ingestJobId } from '../jobs/contracts.js';
-import { type ClassifiedItem, classifyItem, type ValidItem } from './classify-item.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
+import { classifyItem, type ValidItem } from './classify-item.js';
 
 /** What one batch contributed to its submission's account. */
 export type BatchAccount = {
@@ -43,7 +44,13 @@ export function conflictReason(source: string, eventId: string): RejectionReason
   };
 }
 
-const keyOf = (source: string, eventId: string) => `${source}\u0000${eventId}`;
+/** (source, eventId) order, comparing UTF-16 code units as `<` does. */
+function byKey(a: ValidItem, b: ValidItem): number {
+  const { source: sa, eventId: ea } = a.event;
+  const { source: sb, eventId: eb } = b.event;
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  return ea < eb ? -1 : ea > eb ? 1 : 0;
+}
 
 /**
  * Writes one ingest batch: its new ledger rows, its rejected inputs and its account row, in ONE
@@ -68,28 +75,24 @@ export async function writeIngestBatch(
   job: IngestJob,
 ): Promise<BatchAccount> {
   const batchId = ingestJobId(job.submissionId, job.batchIndex);
-  const patientKeys = new Map<string, string>();
-  const classified: ClassifiedItem[] = job.items.map((item, index) =>
-    classifyItem(item, index, {
-      pseudonymKey: options.pseudonymKey,
-      expectedSource: job.source,
-      patientKeys,
-    }),
-  );
+  const classifyOptions = {
+    pseudonymKey: options.pseudonymKey,
+    expectedSource: job.source,
+    patientKeys: new Map<string, string>(),
+  };
+  const classified = job.items.map((item, index) => classifyItem(item, index, classifyOptions));
 
-  // First occurrence of each (source, eventId) in the batch is the one offered to the ledger.
-  const firstByKey = new Map<string, ValidItem>();
-  for (const item of classified) {
-    if (item.kind !== 'valid') continue;
-    const key = keyOf(item.event.source, item.event.eventId);
-    if (!firstByKey.has(key)) firstByKey.set(key, item);
+  // The valid items in (source, eventId) order. The sort is stable, so the first of each run of
+  // equal keys is the key's first occurrence in the batch: the candidate offered to the ledger.
+  // One order for every batch also keeps two batches with overlapping keys from deadlocking.
+  const candidates: ValidItem[] = [];
+  /** Item index -> the candidate of its key (itself when it is one). */
+  const candidateOf: ValidItem[] = new Array(classified.length);
+  for (const item of classified.filter((c): c is ValidItem => c.kind === 'valid').sort(byKey)) {
+    const last = candidates[candidates.length - 1];
+    if (last === undefined || byKey(last, item) !== 0) candidates.push(item);
+    candidateOf[item.index] = candidates[candidates.length - 1] as ValidItem;
   }
-  // A stable insertion order keeps two batches with overlapping keys from deadlocking.
-  const candidates = [...firstByKey.values()].sort((a, b) => {
-    const ka = keyOf(a.event.source, a.event.eventId);
-    const kb = keyOf(b.event.source, b.event.eventId);
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
 
   return db.transaction().execute(async (tx) => {
     // The lock is its own statement: a READ COMMITTED statement reads from the snapshot taken
@@ -124,47 +127,59 @@ export async function writeIngestBatch(
       throw new UnknownSubmissionError(`ingest submission ${job.submissionId} does not exist`);
     }
 
-    const inserted = new Set<string>();
+    // No RETURNING: the row count says whether every candidate went in (the usual case, and
+    // then nothing more is asked); sending back and parsing a row per event cost more than the
+    // rare lookup below.
+    let inserted = 0;
     if (candidates.length > 0) {
-      const result = await sql<{ source: string; event_id: string }>`
+      const result = await sql`
         insert into events
           (source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, batch_id)
         select s, e, t, v, p, o::date, pl::jsonb, h, ${batchId}
         from unnest(
-          ${candidates.map((c) => c.event.source)}::text[],
-          ${candidates.map((c) => c.event.eventId)}::text[],
-          ${candidates.map((c) => c.event.type)}::text[],
-          ${candidates.map((c) => c.event.schemaVersion)}::smallint[],
-          ${candidates.map((c) => c.patientKey)}::text[],
-          ${candidates.map((c) => c.event.occurredOn)}::text[],
-          ${candidates.map((c) => JSON.stringify(c.event.payload))}::text[],
-          ${candidates.map((c) => c.contentHash)}::text[]
+          ${textArrayLiteral(candidates.map((c) => c.event.source))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.event.eventId))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.event.type))}::text[],
+          ${integerArrayLiteral(candidates.map((c) => c.event.schemaVersion))}::smallint[],
+          ${textArrayLiteral(candidates.map((c) => c.patientKey))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.event.occurredOn))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.payloadJson))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.contentHash))}::text[]
         ) as u(s, e, t, v, p, o, pl, h)
-        on conflict (source, event_id) do nothing
-        returning source, event_id`.execute(tx);
-      for (const row of result.rows) inserted.add(keyOf(row.source, row.event_id));
+        on conflict (source, event_id) do nothing`.execute(tx);
+      inserted = Number(result.numAffectedRows ?? 0n);
     }
 
-    // The hash the ledger holds for every key of the batch: ours where we inserted, the earlier
-    // row's otherwise (committed by another batch, possibly a concurrent one we waited for).
-    const ledgerHash = new Map<string, string>();
-    const notInserted = candidates.filter((c) => !inserted.has(keyOf(c.event.source, c.event.eventId)));
-    for (const c of candidates) {
-      const key = keyOf(c.event.source, c.event.eventId);
-      if (inserted.has(key)) ledgerHash.set(key, c.contentHash);
-    }
-    if (notInserted.length > 0) {
-      const existing = await sql<{ source: string; event_id: string; content_hash: string }>`
-        select ev.source, ev.event_id, ev.content_hash
-        from events ev
-        join unnest(
-          ${notInserted.map((c) => c.event.source)}::text[],
-          ${notInserted.map((c) => c.event.eventId)}::text[]
-        ) as k(s, e) on ev.source = k.s and ev.event_id = k.e`.execute(tx);
-      for (const row of existing.rows) ledgerHash.set(keyOf(row.source, row.event_id), row.content_hash);
+    // Candidates not inserted are held by an earlier row (committed by another batch, possibly a
+    // concurrent one we waited for; rows of this batch carry its id). Their count must be
+    // exactly the rest, and only those whose hash differs (conflicts) come back, with the held
+    // hash. Every other key of the batch is held with its candidate's hash.
+    const conflictHeldHash = new Map<ValidItem, string>();
+    if (inserted < candidates.length) {
+      const lookup = await sql<{ existing: number; ordinals: number[]; hashes: string[] }>`
+        select count(*)::int as existing,
+               coalesce(array_agg(k.i::int) filter (where ev.content_hash <> k.h), '{}') as ordinals,
+               coalesce(array_agg(ev.content_hash) filter (where ev.content_hash <> k.h), '{}') as hashes
+        from unnest(
+          ${textArrayLiteral(candidates.map((c) => c.event.source))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.event.eventId))}::text[],
+          ${textArrayLiteral(candidates.map((c) => c.contentHash))}::text[]
+        ) with ordinality as k(s, e, h, i)
+        join events ev on ev.source = k.s and ev.event_id = k.e
+        where ev.batch_id <> ${batchId}`.execute(tx);
+      const { existing, ordinals, hashes } = lookup.rows[0] ?? { existing: 0, ordinals: [], hashes: [] };
+      if (existing + inserted !== candidates.length) {
+        // A key neither inserted nor found: only possible if a row could vanish, which an
+        // append-only ledger forbids. Fail the attempt rather than miscount.
+        throw new Error(
+          `ledger rows for ${candidates.length - inserted - existing} conflicting keys disappeared in batch ${batchId}`,
+        );
+      }
+      ordinals.forEach((ordinal, n) => {
+        conflictHeldHash.set(candidates[ordinal - 1] as ValidItem, hashes[n] as string);
+      });
     }
 
-    let accepted = 0;
     let duplicate = 0;
     const rejections: Rejection[] = [];
     for (const item of classified) {
@@ -172,18 +187,11 @@ export async function writeIngestBatch(
         rejections.push({ ...item, kind: 'invalid' });
         continue;
       }
-      const key = keyOf(item.event.source, item.event.eventId);
-      if (firstByKey.get(key) === item && inserted.has(key)) {
-        accepted++;
-        continue;
-      }
-      const held = ledgerHash.get(key);
-      if (held === undefined) {
-        // Not inserted and not found: only possible if a row could vanish, which an append-only
-        // ledger forbids. Fail the attempt rather than miscount.
-        throw new Error(`ledger row for a conflicting key disappeared in batch ${batchId}`);
-      }
-      if (held === item.contentHash) {
+      const candidate = candidateOf[item.index] as ValidItem;
+      const conflictHash = conflictHeldHash.size > 0 ? conflictHeldHash.get(candidate) : undefined;
+      // A candidate is accepted or a duplicate; which of the two is only counted (below).
+      if (candidate === item && conflictHash === undefined) continue;
+      if ((conflictHash ?? candidate.contentHash) === item.contentHash) {
         duplicate++;
       } else {
         rejections.push({
@@ -198,6 +206,9 @@ export async function writeIngestBatch(
         });
       }
     }
+    // Candidates not inserted and not conflicting are duplicates of an earlier row.
+    duplicate += candidates.length - inserted - conflictHeldHash.size;
+    const accepted = inserted;
 
     if (rejections.length > 0) {
       await sql`
