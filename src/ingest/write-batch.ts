@@ -1,11 +1,16 @@
-import { type Kysely, sql } from 'kysely';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { RejectionReason } from '../contract/events.js';
 import { encryptRawBody } from '../crypto/raw-body-cipher.js';
+import { poolOf } from '../db/connection.js';
 import type { Database } from '../db/database.js';
 import { UnknownSubmissionError } from '../errors.js';
 import { type IngestJob, ingestJobId } from '../jobs/contracts.js';
-import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import { classifyItem, type ValidItem } from './classify-item.js';
+import { copyField } from './copy-text.js';
 
 /** What one batch contributed to its submission's account. */
 export type BatchAccount = {
@@ -94,22 +99,26 @@ export async function writeIngestBatch(
     candidateOf[item.index] = candidates[candidates.length - 1] as ValidItem;
   }
 
-  return db.transaction().execute(async (tx) => {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('writeIngestBatch needs a database made by createDatabase or databaseOnPool');
+  return inTransaction(pool, async (client) => {
     // The lock is its own statement: a READ COMMITTED statement reads from the snapshot taken
     // when it starts, so the reads below must start after the lock is granted to see a
     // concurrent delivery's commit. Both reads then go in one round trip.
-    await sql`select pg_advisory_xact_lock(hashtextextended(${batchId}, 0))`.execute(tx);
-    const precheck = await sql<{
+    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [batchId]);
+    const precheck = await client.query<{
       event_count: number | null;
       accepted: number | null;
       duplicate: number | null;
       rejected: number | null;
       submission_exists: boolean;
-    }>`
-      select b.event_count, b.accepted, b.duplicate, b.rejected,
-             exists (select 1 from ingest_submissions where id = ${job.submissionId}) as submission_exists
-      from (select 1) as one
-      left join ingest_batches b on b.id = ${batchId}`.execute(tx);
+    }>(
+      `select b.event_count, b.accepted, b.duplicate, b.rejected,
+              exists (select 1 from ingest_submissions where id = $1) as submission_exists
+       from (select 1) as one
+       left join ingest_batches b on b.id = $2`,
+      [job.submissionId, batchId],
+    );
     const recorded = precheck.rows[0];
     if (recorded && recorded.event_count !== null) {
       return {
@@ -127,46 +136,47 @@ export async function writeIngestBatch(
       throw new UnknownSubmissionError(`ingest submission ${job.submissionId} does not exist`);
     }
 
+    // The candidates go in as the bench's ceiling loads rows: COPY into a temporary table, then
+    // one INSERT ... SELECT ... ON CONFLICT DO NOTHING (rows in the order written: sorted by key).
     // No RETURNING: the row count says whether every candidate went in (the usual case, and
-    // then nothing more is asked); sending back and parsing a row per event cost more than the
-    // rare lookup below.
+    // then nothing more is asked); sending back and parsing a row per event costs more.
     let inserted = 0;
     if (candidates.length > 0) {
-      const result = await sql`
-        insert into events
-          (source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, batch_id)
-        select s, e, t, v, p, o::date, pl::jsonb, h, ${batchId}
-        from unnest(
-          ${textArrayLiteral(candidates.map((c) => c.event.source))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.event.eventId))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.event.type))}::text[],
-          ${integerArrayLiteral(candidates.map((c) => c.event.schemaVersion))}::smallint[],
-          ${textArrayLiteral(candidates.map((c) => c.patientKey))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.event.occurredOn))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.payloadJson))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.contentHash))}::text[]
-        ) as u(s, e, t, v, p, o, pl, h)
-        on conflict (source, event_id) do nothing`.execute(tx);
-      inserted = Number(result.numAffectedRows ?? 0n);
+      await prepareIncoming(client);
+      await pipeline(
+        Readable.from([copyRows(candidates)]),
+        client.query(copyFrom(`copy ${INCOMING} from stdin`)),
+      );
+      const result = await client.query(
+        `insert into events
+           (source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, batch_id)
+         select source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, $1
+         from ${INCOMING}
+         on conflict (source, event_id) do nothing`,
+        [batchId],
+      );
+      inserted = result.rowCount ?? 0;
     }
 
     // Candidates not inserted are held by an earlier row (committed by another batch, possibly a
     // concurrent one we waited for; rows of this batch carry its id). Their count must be
     // exactly the rest, and only those whose hash differs (conflicts) come back, with the held
-    // hash. Every other key of the batch is held with its candidate's hash.
+    // hash. Every other key of the batch is held with its candidate's hash. `limit 1` keeps
+    // the lookup an index probe per row (the temporary table has no statistics to plan by).
     const conflictHeldHash = new Map<ValidItem, string>();
     if (inserted < candidates.length) {
-      const lookup = await sql<{ existing: number; ordinals: number[]; hashes: string[] }>`
-        select count(*)::int as existing,
-               coalesce(array_agg(k.i::int) filter (where ev.content_hash <> k.h), '{}') as ordinals,
-               coalesce(array_agg(ev.content_hash) filter (where ev.content_hash <> k.h), '{}') as hashes
-        from unnest(
-          ${textArrayLiteral(candidates.map((c) => c.event.source))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.event.eventId))}::text[],
-          ${textArrayLiteral(candidates.map((c) => c.contentHash))}::text[]
-        ) with ordinality as k(s, e, h, i)
-        join events ev on ev.source = k.s and ev.event_id = k.e
-        where ev.batch_id <> ${batchId}`.execute(tx);
+      const lookup = await client.query<{ existing: number; ordinals: number[]; hashes: string[] }>(
+        `select count(*)::int as existing,
+                coalesce(array_agg(k.ord) filter (where ev.content_hash <> k.content_hash), '{}') as ordinals,
+                coalesce(array_agg(ev.content_hash) filter (where ev.content_hash <> k.content_hash), '{}') as hashes
+         from ${INCOMING} k
+         cross join lateral (
+           select e.content_hash, e.batch_id from events e
+           where e.source = k.source and e.event_id = k.event_id limit 1
+         ) ev
+         where ev.batch_id <> $1`,
+        [batchId],
+      );
       const { existing, ordinals, hashes } = lookup.rows[0] ?? { existing: 0, ordinals: [], hashes: [] };
       if (existing + inserted !== candidates.length) {
         // A key neither inserted nor found: only possible if a row could vanish, which an
@@ -176,7 +186,7 @@ export async function writeIngestBatch(
         );
       }
       ordinals.forEach((ordinal, n) => {
-        conflictHeldHash.set(candidates[ordinal - 1] as ValidItem, hashes[n] as string);
+        conflictHeldHash.set(candidates[ordinal] as ValidItem, hashes[n] as string);
       });
     }
 
@@ -211,20 +221,24 @@ export async function writeIngestBatch(
     const accepted = inserted;
 
     if (rejections.length > 0) {
-      await sql`
-        insert into rejected_events
-          (batch_id, item_index, line_number, source, event_id, event_type, kind, reasons, raw_body)
-        select ${batchId}, i, l, s, e, t, k, r::jsonb, decode(b, 'hex')
-        from unnest(
-          ${rejections.map((r) => r.index)}::int[],
-          ${rejections.map((r) => r.line)}::int[],
-          ${rejections.map((r) => r.source)}::text[],
-          ${rejections.map((r) => r.eventId)}::text[],
-          ${rejections.map((r) => r.eventType)}::text[],
-          ${rejections.map((r) => r.kind)}::text[],
-          ${rejections.map((r) => JSON.stringify(r.reasons))}::text[],
-          ${rejections.map((r) => encryptRawBody(options.rejectedBodyKey, r.raw).toString('hex'))}::text[]
-        ) as u(i, l, s, e, t, k, r, b)`.execute(tx);
+      await client.query(
+        `insert into rejected_events
+           (batch_id, item_index, line_number, source, event_id, event_type, kind, reasons, raw_body)
+         select $1, i, l, s, e, t, k, r::jsonb, decode(b, 'hex')
+         from unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           as u(i, l, s, e, t, k, r, b)`,
+        [
+          batchId,
+          rejections.map((r) => r.index),
+          rejections.map((r) => r.line),
+          rejections.map((r) => r.source),
+          rejections.map((r) => r.eventId),
+          rejections.map((r) => r.eventType),
+          rejections.map((r) => r.kind),
+          rejections.map((r) => JSON.stringify(r.reasons)),
+          rejections.map((r) => encryptRawBody(options.rejectedBodyKey, r.raw).toString('hex')),
+        ],
+      );
     }
 
     const account = {
@@ -233,18 +247,19 @@ export async function writeIngestBatch(
       duplicate,
       rejected: rejections.length,
     };
-    await tx
-      .insertInto('ingest_batches')
-      .values({
-        id: batchId,
-        submission_id: job.submissionId,
-        batch_index: job.batchIndex,
-        event_count: account.eventCount,
-        accepted: account.accepted,
-        duplicate: account.duplicate,
-        rejected: account.rejected,
-      })
-      .execute();
+    await client.query(
+      `insert into ingest_batches (id, submission_id, batch_index, event_count, accepted, duplicate, rejected)
+       values ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        batchId,
+        job.submissionId,
+        job.batchIndex,
+        account.eventCount,
+        account.accepted,
+        account.duplicate,
+        account.rejected,
+      ],
+    );
     return {
       batchId,
       submissionId: job.submissionId,
@@ -253,4 +268,60 @@ export async function writeIngestBatch(
       alreadyRecorded: false,
     };
   });
+}
+
+/** The session's staging table of a batch's candidates, emptied by every commit. */
+const INCOMING = 'ingest_incoming';
+
+// Sessions (pooled clients) known to have the staging table: creating it is a catalog write,
+// so it is done once per session, not once per batch. A client enters the set only once the
+// transaction that created the table has committed.
+const sessionsWithIncoming = new WeakSet<pg.PoolClient>();
+const pendingIncoming = new WeakSet<pg.PoolClient>();
+
+async function prepareIncoming(client: pg.PoolClient): Promise<void> {
+  if (sessionsWithIncoming.has(client)) return;
+  await client.query(
+    `create temporary table if not exists ${INCOMING} (
+       ord int not null, source text not null, event_id text not null, type text not null,
+       schema_version smallint not null, patient_key text not null, occurred_on date not null,
+       payload jsonb not null, content_hash text not null
+     ) on commit delete rows`,
+  );
+  pendingIncoming.add(client);
+}
+
+/** The candidates as COPY text, in their (key) order; `ord` is the index in `candidates`. */
+function copyRows(candidates: readonly ValidItem[]): string {
+  let text = '';
+  for (let i = 0; i < candidates.length; i++) {
+    const { event, patientKey, payloadJson, contentHash } = candidates[i] as ValidItem;
+    text += `${i}\t${copyField(event.source)}\t${copyField(event.eventId)}\t${copyField(event.type)}\t${event.schemaVersion}\t${patientKey}\t${event.occurredOn}\t${copyField(payloadJson)}\t${contentHash}\n`;
+  }
+  return text;
+}
+
+/**
+ * Runs `work` in one transaction on one pooled session, raw (node-postgres, not Kysely: COPY
+ * needs the client). On any error the transaction is rolled back; a session that cannot even
+ * roll back is discarded instead of going back to the pool.
+ */
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    if (pendingIncoming.has(client)) sessionsWithIncoming.add(client);
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    pendingIncoming.delete(client);
+    client.release(broken);
+  }
 }
