@@ -130,6 +130,14 @@ export const eventSchema = z.discriminatedUnion('type', [
 ]);
 
 export type SurvEvent = z.infer<typeof eventSchema>;
+
+/** Each type's payload fields in sorted order (UTF-16 code units): the canonical JSON's order. */
+export const SORTED_PAYLOAD_FIELDS = Object.fromEntries(
+  eventSchema.options.map((option) => [
+    option.shape.type.value,
+    Object.keys(option.shape.payload.shape).sort(),
+  ]),
+) as unknown as Record<EventType, readonly string[]>;
 export type EventOf<T extends EventType> = Extract<SurvEvent, { type: T }>;
 
 /** One reason an input was rejected: where in the input, and what is wrong. */

@@ -19,6 +19,35 @@ export function patientKey(pseudonymKey: string, patientId: string): string {
   return keyedHash(pseudonymKey)(patientId);
 }
 
+const quotedKeys = new Map<string, string>();
+
+/**
+ * `canonicalJson(record)` for a flat record whose possible keys are known and already sorted
+ * (an event payload: its type's fields), without listing and sorting its keys each time: this
+ * runs for every ingested event. A record with a key not in `sortedKeys`, or a field that is
+ * not a string, number, boolean or null, takes the general path.
+ */
+export function canonicalJsonOfFlat(record: Record<string, unknown>, sortedKeys: readonly string[]): string {
+  let out = '';
+  let written = 0;
+  for (const key of sortedKeys) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (!isJsonPrimitive(value)) return canonicalJson(record);
+    let quoted = quotedKeys.get(key);
+    if (quoted === undefined) {
+      quoted = `${JSON.stringify(key)}:`;
+      quotedKeys.set(key, quoted);
+    }
+    out += `${written === 0 ? '{' : ','}${quoted}${JSON.stringify(value)}`;
+    written++;
+  }
+  let present = 0;
+  for (const key in record) if (record[key] !== undefined) present++;
+  if (present !== written) return canonicalJson(record);
+  return written === 0 ? '{}' : `${out}}`;
+}
+
 /**
  * JSON with object keys sorted at every level: the same content always gives the same text.
  * Written as plain loops (no entries/filter/map arrays): it runs for every ingested event.
@@ -33,13 +62,6 @@ export function canonicalJson(value: unknown): string {
   const record = value as Record<string, unknown>;
   // Default sort compares UTF-16 code units, as `<` does.
   const keys = Object.keys(record).sort();
-  // A flat object (every field a string, number, boolean or null: every event payload of the
-  // contract) is written by the native serializer with the sorted keys as its allow-list, which
-  // is also the order it writes them in. Same text, and one flat string instead of a chain of
-  // concatenations that every later reader (the hash, the batch's array literal) must flatten.
-  if (keys.every((key) => isJsonPrimitive(record[key]) || record[key] === undefined)) {
-    return JSON.stringify(record, keys);
-  }
   let out = '{';
   let first = true;
   for (const key of keys) {

@@ -1,5 +1,10 @@
-import { type RejectionReason, type SurvEvent, validateEvent } from '../contract/events.js';
-import { canonicalJson, contentHash, patientKey } from '../crypto/pseudonym.js';
+import {
+  type EventType,
+  type RejectionReason,
+  SORTED_PAYLOAD_FIELDS,
+  validateEvent,
+} from '../contract/events.js';
+import { canonicalJsonOfFlat, contentHash, patientKey } from '../crypto/pseudonym.js';
 import type { IngestItem } from '../jobs/contracts.js';
 import { findUnstorableText, mayHoldUnstorableText, storableText } from './storable-text.js';
 
@@ -8,12 +13,21 @@ import { findUnstorableText, mayHoldUnstorableText, storableText } from './stora
  * an invalid item with its reasons. Pure: no I/O, so it is cheap to test exhaustively.
  */
 
+/**
+ * A valid event as the ledger stores it. Only the fields the ledger needs are kept, not the
+ * parsed event: a batch's valid items live until its transaction ends, and every object they
+ * keep alive is copied again by each garbage collection in between.
+ */
 export type ValidItem = {
   kind: 'valid';
   index: number;
   line: number | null;
   raw: string;
-  event: SurvEvent;
+  source: string;
+  eventId: string;
+  type: EventType;
+  schemaVersion: number;
+  occurredOn: string;
   patientKey: string;
   /**
    * The validated payload as canonical JSON (keys sorted): hashed into the content hash and
@@ -129,13 +143,17 @@ export function classifyItem(
   if (options.expectedSource !== null && event.source !== options.expectedSource) {
     return invalidItem(item, index, parsed, [sourceMismatchReason(event.source, options.expectedSource)]);
   }
-  const payloadJson = canonicalJson(event.payload);
+  const payloadJson = canonicalJsonOfFlat(event.payload, SORTED_PAYLOAD_FIELDS[event.type]);
   return {
     kind: 'valid',
     index,
     line: item.line,
     raw: item.raw,
-    event,
+    source: event.source,
+    eventId: event.eventId,
+    type: event.type,
+    schemaVersion: event.schemaVersion,
+    occurredOn: event.occurredOn,
     patientKey: memoPatientKey(options.pseudonymKey, event.patientId, options.patientKeys),
     payloadJson,
     contentHash: contentHash(options.pseudonymKey, event, payloadJson),

@@ -51,8 +51,8 @@ export function conflictReason(source: string, eventId: string): RejectionReason
 
 /** (source, eventId) order, comparing UTF-16 code units as `<` does. */
 function byKey(a: ValidItem, b: ValidItem): number {
-  const { source: sa, eventId: ea } = a.event;
-  const { source: sb, eventId: eb } = b.event;
+  const { source: sa, eventId: ea } = a;
+  const { source: sb, eventId: eb } = b;
   if (sa !== sb) return sa < sb ? -1 : 1;
   return ea < eb ? -1 : ea > eb ? 1 : 0;
 }
@@ -142,7 +142,7 @@ export async function writeIngestBatch(
     // then nothing more is asked); sending back and parsing a row per event costs more.
     let inserted = 0;
     if (candidates.length > 0) {
-      await prepareIncoming(client);
+      await client.query(CREATE_INCOMING);
       await pipeline(
         Readable.from([copyRows(candidates)]),
         client.query(copyFrom(`copy ${INCOMING} from stdin`)),
@@ -209,10 +209,10 @@ export async function writeIngestBatch(
           line: item.line,
           raw: item.raw,
           kind: 'conflict',
-          reasons: [conflictReason(item.event.source, item.event.eventId)],
-          source: item.event.source,
-          eventId: item.event.eventId,
-          eventType: item.event.type,
+          reasons: [conflictReason(item.source, item.eventId)],
+          source: item.source,
+          eventId: item.eventId,
+          eventType: item.type,
         });
       }
     }
@@ -270,33 +270,25 @@ export async function writeIngestBatch(
   });
 }
 
-/** The session's staging table of a batch's candidates, emptied by every commit. */
+/**
+ * The staging table of a batch's candidates: temporary, emptied by every commit. Created "if not
+ * exists" in each transaction (a catalog lookup once it exists) rather than remembered per
+ * pooled client, so it stays right behind a transaction-mode pooler (PgBouncer), where a
+ * client's transactions may run on different server sessions.
+ */
 const INCOMING = 'ingest_incoming';
-
-// Sessions (pooled clients) known to have the staging table: creating it is a catalog write,
-// so it is done once per session, not once per batch. A client enters the set only once the
-// transaction that created the table has committed.
-const sessionsWithIncoming = new WeakSet<pg.PoolClient>();
-const pendingIncoming = new WeakSet<pg.PoolClient>();
-
-async function prepareIncoming(client: pg.PoolClient): Promise<void> {
-  if (sessionsWithIncoming.has(client)) return;
-  await client.query(
-    `create temporary table if not exists ${INCOMING} (
-       ord int not null, source text not null, event_id text not null, type text not null,
-       schema_version smallint not null, patient_key text not null, occurred_on date not null,
-       payload jsonb not null, content_hash text not null
-     ) on commit delete rows`,
-  );
-  pendingIncoming.add(client);
-}
+const CREATE_INCOMING = `create temporary table if not exists ${INCOMING} (
+  ord int not null, source text not null, event_id text not null, type text not null,
+  schema_version smallint not null, patient_key text not null, occurred_on date not null,
+  payload jsonb not null, content_hash text not null
+) on commit delete rows`;
 
 /** The candidates as COPY text, in their (key) order; `ord` is the index in `candidates`. */
 function copyRows(candidates: readonly ValidItem[]): string {
   let text = '';
   for (let i = 0; i < candidates.length; i++) {
-    const { event, patientKey, payloadJson, contentHash } = candidates[i] as ValidItem;
-    text += `${i}\t${copyField(event.source)}\t${copyField(event.eventId)}\t${copyField(event.type)}\t${event.schemaVersion}\t${patientKey}\t${event.occurredOn}\t${copyField(payloadJson)}\t${contentHash}\n`;
+    const c = candidates[i] as ValidItem;
+    text += `${i}\t${copyField(c.source)}\t${copyField(c.eventId)}\t${copyField(c.type)}\t${c.schemaVersion}\t${c.patientKey}\t${c.occurredOn}\t${copyField(c.payloadJson)}\t${c.contentHash}\n`;
   }
   return text;
 }
@@ -313,7 +305,6 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
     await client.query('begin');
     const result = await work(client);
     await client.query('commit');
-    if (pendingIncoming.has(client)) sessionsWithIncoming.add(client);
     return result;
   } catch (error) {
     await client.query('rollback').catch((rollbackError: Error) => {
@@ -321,7 +312,6 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
     });
     throw error;
   } finally {
-    pendingIncoming.delete(client);
     client.release(broken);
   }
 }

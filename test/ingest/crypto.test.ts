@@ -1,9 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { SORTED_PAYLOAD_FIELDS } from '../../src/contract/events.js';
 import { hmacSha256Hex } from '../../src/crypto/hmac-sha256.js';
-import { canonicalJson, contentHash, patientKey } from '../../src/crypto/pseudonym.js';
+import { canonicalJson, canonicalJsonOfFlat, contentHash, patientKey } from '../../src/crypto/pseudonym.js';
 import { decryptRawBody, encryptRawBody } from '../../src/crypto/raw-body-cipher.js';
+import { VALID_PAYLOADS } from '../support/events.js';
 
 describe('raw body cipher (AES-256-GCM)', () => {
   const key = randomBytes(32);
@@ -73,6 +75,29 @@ describe('pseudonyms and content hashes', () => {
       '{"10":true,"9":false,"__proto__x":null,"a":"x","b":1}',
     );
     expect(canonicalJson(JSON.parse('{"__proto__":1,"a":2}'))).toBe('{"__proto__":1,"a":2}');
+  });
+
+  it('canonical JSON of a flat record with known sorted keys is the general one, or falls back to it', () => {
+    const keys = ['a', 'b', 'c', 'z', 'é']; // sorted by UTF-16 code units
+    const primitive = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.constantFrom(...keys), primitive),
+        fc.option(fc.tuple(fc.constantFrom('y', 'aa', '__proto__'), fc.oneof(primitive, fc.jsonValue()))),
+        fc.option(fc.tuple(fc.constantFrom(...keys), fc.jsonValue())),
+        (record, extra, nested) => {
+          if (extra) Object.defineProperty(record, extra[0], { value: extra[1], enumerable: true });
+          if (nested) record[nested[0]] = nested[1] as never;
+          expect(canonicalJsonOfFlat(record, keys)).toBe(canonicalJson(record));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    for (const [type, payload] of Object.entries(VALID_PAYLOADS)) {
+      const sorted = SORTED_PAYLOAD_FIELDS[type as keyof typeof VALID_PAYLOADS];
+      expect([...sorted].sort()).toEqual(sorted);
+      expect(canonicalJsonOfFlat(payload, sorted)).toBe(canonicalJson(payload));
+    }
   });
 
   it('the content hash ignores key order but not content', () => {
