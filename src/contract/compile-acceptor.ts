@@ -9,11 +9,12 @@ import { util } from 'zod/v4/core';
  * the common case.
  *
  * Supported: objects (every declared key present unless optional, no other key, object-level
- * checks), optional fields, discriminated unions on a literal tag, and string / number /
- * boolean / enum / literal fields. A field's checks become plain code where their zod 4
- * semantics are simple (max length in code points, regex, refinement, safe integer, bounds);
- * any other check kind runs as zod's own check object on one reused payload. Anything else in a
- * schema (arrays, records, transforms, defaults, pipes, coercion, ...) makes `compileAcceptor`
+ * checks), optional and nullable fields, arrays, discriminated unions on a literal tag, and
+ * string / number / boolean / enum / literal fields. A field's checks become plain code where
+ * their zod 4 semantics are simple (max length in code points, regex, refinement, safe integer,
+ * bounds); any other check kind runs as zod's own check object on one reused payload. Anything
+ * else in a schema (records, tuples, untagged unions, transforms, defaults, pipes, coercion,
+ * ...) makes `compileAcceptor`
  * return null. A value it is unsure of gets `false`: the caller then parses with zod, which
  * decides and names the reasons. So `true` must mean exactly "zod succeeds and its data equals
  * the input", and the acceptor is only ever a faster way to the same answer;
@@ -32,6 +33,7 @@ type Internals = {
     catchall?: z.ZodType;
     checks?: CheckInternals[];
     innerType?: z.ZodType;
+    element?: z.ZodType;
     options?: z.ZodType[];
     discriminator?: string;
     unionFallback?: boolean;
@@ -135,8 +137,8 @@ export function compileAcceptor(schema: z.ZodType): Acceptor | null {
     };
   // A check runs only where its `when` says so (zod's length checks ask whether the value has a
   // length at all), as in zod's runChecks.
-  const compileCheck = (check: CheckInternals): Test => {
-    const test = checkAsCode(check) ?? zodCheck(check);
+  const compileCheck = (check: CheckInternals, asCode = true): Test => {
+    const test = (asCode ? checkAsCode(check) : null) ?? zodCheck(check);
     const { when } = check._zod.def;
     if (!when) return test;
     return (value: never) => {
@@ -151,11 +153,27 @@ export function compileAcceptor(schema: z.ZodType): Acceptor | null {
     const { def } = zod;
     const isType = leafType(zod);
     if (isType) {
-      const checks = (def.checks ?? []).map(compileCheck);
+      const checks = (def.checks ?? []).map((check) => compileCheck(check));
       if (checks.length === 0) return isType as Acceptor;
       return (value) => {
         if (!isType(value as never)) return false;
         for (const check of checks) if (!check(value as never)) return false;
+        return true;
+      };
+    }
+    if (def.type === 'nullable' && def.innerType) {
+      const inner = compile(def.innerType);
+      return inner && ((value) => value === null || inner(value));
+    }
+    if (def.type === 'array' && def.element) {
+      const element = compile(def.element);
+      if (!element) return null;
+      // Length checks of an array: zod's own check objects (their plain code is for strings).
+      const checks = (def.checks ?? []).map((check) => compileCheck(check, false));
+      return (value) => {
+        if (!Array.isArray(value)) return false;
+        for (const check of checks) if (!check(value as never)) return false;
+        for (const item of value) if (!element(item)) return false;
         return true;
       };
     }
@@ -169,7 +187,7 @@ export function compileAcceptor(schema: z.ZodType): Acceptor | null {
         fields.push({ key, accepts, optional });
       }
       const declared = new Set(fields.map((f) => f.key));
-      const checks = (def.checks ?? []).map(compileCheck);
+      const checks = (def.checks ?? []).map((check) => compileCheck(check));
       return (value) => {
         if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
         const record = value as Record<string, unknown>;

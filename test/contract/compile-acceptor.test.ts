@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { compileAcceptor } from '../../src/contract/compile-acceptor.js';
 import { EVENT_TYPES, eventSchema, validateEvent } from '../../src/contract/events.js';
+import { ingestJobSchema, parseIngestJob } from '../../src/jobs/contracts.js';
 import { ENVELOPE_FIELDS, makeEvent, VALID_PAYLOADS } from '../support/events.js';
 
 const accepts = compileAcceptor(eventSchema);
@@ -189,8 +190,69 @@ describe('compileAcceptor', () => {
     expect(validateEvent(JSON.parse(texts[1]!)).ok).toBe(false);
   });
 
+  it('compiles the ingest job payload and agrees with zod on generated payloads', () => {
+    const acceptsJob = compileAcceptor(ingestJobSchema);
+    expect(acceptsJob).not.toBeNull();
+    const text = (max: number) =>
+      fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom('x'.repeat(max), 'x'.repeat(max + 1)));
+    const anything = fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.string({ maxLength: 3 }),
+      fc.constant(null),
+      fc.constant(undefined),
+    );
+    const rejection = fc.array(
+      fc.oneof(
+        fc.record({ path: text(500), message: text(2_000) }),
+        fc.record({ path: text(500), message: anything }),
+        fc.record({ path: text(500), message: text(2_000), extra: anything }),
+      ),
+      { maxLength: 52 },
+    );
+    const item = fc.record(
+      {
+        line: fc.oneof(fc.integer({ min: -1, max: 3 }), fc.constant(null), fc.double(), fc.constant('1')),
+        raw: fc.oneof(fc.string({ maxLength: 20 }), anything),
+        rejection: fc.oneof(rejection, anything),
+        other: anything,
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            submissionId: fc.oneof(text(200), fc.constant(''), anything),
+            batchIndex: fc.oneof(fc.integer({ min: -1, max: 3 }), fc.double(), anything),
+            source: fc.oneof(text(100), fc.constant(''), fc.constant(null), anything),
+            items: fc.oneof(fc.array(item, { maxLength: 4 }), anything),
+            extra: anything,
+          },
+          { requiredKeys: [] },
+        ),
+        (job) => {
+          expectAgreesWithZod(acceptsJob!, ingestJobSchema, job);
+          expect(parseIngestJob(job).success).toBe(ingestJobSchema.safeParse(job).success);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+    const valid = {
+      submissionId: 's',
+      batchIndex: 0,
+      source: null,
+      items: [
+        { line: 1, raw: '{}' },
+        { line: null, raw: 'x', rejection: [{ path: 'p', message: 'm' }] },
+      ],
+    };
+    expect(acceptsJob?.(valid)).toBe(true);
+    expect(acceptsJob?.({ ...valid, items: [] })).toBe(false);
+  });
+
   it('declines what it does not know, and zod then decides', () => {
-    expect(compileAcceptor(z.object({ a: z.array(z.string()) }))).toBeNull();
+    expect(compileAcceptor(z.object({ a: z.record(z.string(), z.string()) }))).toBeNull();
     expect(compileAcceptor(z.object({ a: z.string().transform((s) => s.length) }))).toBeNull();
     // A check kind without plain code runs as zod's own check object.
     const trimmed = compileAcceptor(z.object({ a: z.string().trim().min(2), b: z.number().multipleOf(5) }));
