@@ -216,6 +216,10 @@ export function registerIngest(program: Command): void {
         const waitProgress = createProgress(eventCount);
         const result = await waitForSubmission(db, queue, opened.id, {
           timeoutMs: options.timeout * 1000,
+          // A poll is a few indexed reads; polling often ends the wait soon after the last batch.
+          pollMs: 100,
+          // Polls without progress before asking Redis about the pending batches: as before, ~2 s.
+          stallPolls: 20,
           firstRejections: 20,
           onProgress: (account: SubmissionAccount) =>
             waitProgress.update(
