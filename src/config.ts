@@ -27,7 +27,9 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9_{}:.-]+$/, 'letters, digits, _ { } : . - only')
       .default('{survflow}'),
-    INGEST_CONCURRENCY: integer(1, 64).default(2),
+    // Batches in flight per worker process: with 4, one is always being validated while others
+    // are in PostgreSQL (with 2 the worker and the database took turns idling).
+    INGEST_CONCURRENCY: integer(1, 64).default(4),
     INGEST_BATCH_SIZE: integer(1, 10_000).default(2_000),
     INGEST_MAX_PENDING_BATCHES: integer(1, 100_000).default(200),
     INGEST_ATTEMPTS: integer(1, 100).default(8),

@@ -45,16 +45,15 @@ export async function ledgerRows(path: string, pseudonymKey: string) {
     lines++;
     const item = classifyItem({ raw: line, line: lines }, lines, { pseudonymKey, expectedSource: null });
     if (item.kind !== 'valid') throw new Error(`bench: synthetic line ${lines} is invalid`);
-    const e = item.event;
-    keys.add(`${e.source}\u0000${e.eventId}`);
+    keys.add(`${item.source}\u0000${item.eventId}`);
     rows.push([
-      e.source,
-      e.eventId,
-      e.type,
-      e.schemaVersion,
+      item.source,
+      item.eventId,
+      item.type,
+      item.schemaVersion,
       item.patientKey,
-      e.occurredOn,
-      JSON.stringify(e.payload),
+      item.occurredOn,
+      item.payloadJson,
       item.contentHash,
     ]);
   }

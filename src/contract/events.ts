@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileAcceptor } from './compile-acceptor.js';
 
 /**
  * Event contract, version 1 (SPEC section 2). The single source of truth for what producers may
@@ -17,7 +18,21 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digitAt = (text: string, i: number) => text.charCodeAt(i) - 48;
+
 function isCalendarDate(text: string): boolean {
+  // Runs for every date of every ingested event: the usual shape `dddd-dd-dd` is checked with
+  // arithmetic; anything else takes the general path below (same answers, just slower).
+  if (text.length === 10 && /^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const year = digitAt(text, 0) * 1000 + digitAt(text, 1) * 100 + digitAt(text, 2) * 10 + digitAt(text, 3);
+    const month = digitAt(text, 5) * 10 + digitAt(text, 6);
+    const day = digitAt(text, 8) * 10 + digitAt(text, 9);
+    // Date.UTC maps years 0-99 to 1900-1999, so the general path never accepts them either.
+    if (year < 100 || month < 1 || month > 12 || day < 1) return false;
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+  }
   const [year, month, day] = text.split('-').map(Number) as [number, number, number];
   const date = new Date(Date.UTC(year, month - 1, day));
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
@@ -115,6 +130,14 @@ export const eventSchema = z.discriminatedUnion('type', [
 ]);
 
 export type SurvEvent = z.infer<typeof eventSchema>;
+
+/** Each type's payload fields in sorted order (UTF-16 code units): the canonical JSON's order. */
+export const SORTED_PAYLOAD_FIELDS = Object.fromEntries(
+  eventSchema.options.map((option) => [
+    option.shape.type.value,
+    Object.keys(option.shape.payload.shape).sort(),
+  ]),
+) as unknown as Record<EventType, readonly string[]>;
 export type EventOf<T extends EventType> = Extract<SurvEvent, { type: T }>;
 
 /** One reason an input was rejected: where in the input, and what is wrong. */
@@ -122,7 +145,14 @@ export type RejectionReason = { path: string; message: string };
 
 export type ValidationResult = { ok: true; event: SurvEvent } | { ok: false; reasons: RejectionReason[] };
 
+// Compiled once; null only if the schema used something the acceptor does not know (then every
+// event goes through zod's parse, which test/contract/compile-acceptor.test.ts would flag).
+const acceptsValidEvent = compileAcceptor(eventSchema);
+
 export function validateEvent(input: unknown): ValidationResult {
+  // A valid event parses to itself: say so without zod building a copy of it. Everything else
+  // (and anything the acceptor is unsure of) is parsed by zod, which gives the reasons.
+  if (acceptsValidEvent?.(input)) return { ok: true, event: input as SurvEvent };
   const parsed = eventSchema.safeParse(input);
   if (parsed.success) return { ok: true, event: parsed.data };
   return {

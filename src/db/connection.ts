@@ -31,7 +31,22 @@ export function createPool(options: DatabaseOptions): pg.Pool {
 }
 
 export function createDatabase(options: DatabaseOptions): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options) }) });
+  return databaseOnPool(createPool(options));
+}
+
+// The pool behind each Kysely made here, for the few things Kysely cannot do (COPY, in the
+// ingest batch writer).
+const pools = new WeakMap<Kysely<Database>, pg.Pool>();
+
+/** Kysely over an existing pool (e.g. one whose sessions take a role); `poolOf` finds the pool. */
+export function databaseOnPool(pool: pg.Pool): Kysely<Database> {
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+export function poolOf(db: Kysely<Database>): pg.Pool | undefined {
+  return pools.get(db);
 }
 
 /** The URL of another database on the same server (e.g. `postgres` for CREATE DATABASE). */

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { type Kysely, sql } from 'kysely';
 import type { Database, IngestSubmissionsTable } from '../db/database.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { type IngestItem, type IngestJob, ingestJobId, ingestJobSchema } from '../jobs/contracts.js';
+import { type IngestItem, type IngestJob, ingestJobId, parseIngestJob } from '../jobs/contracts.js';
 import { INGEST_JOB_NAME } from '../jobs/queues.js';
 
 /**
@@ -96,7 +96,9 @@ export async function enqueueBatch(
   batch: { submissionId: string; batchIndex: number; source: string | null; items: IngestItem[] },
   backpressure: Backpressure,
 ): Promise<string> {
-  const payload: IngestJob = ingestJobSchema.parse(batch);
+  const parsed = parseIngestJob(batch);
+  if (!parsed.success) throw parsed.error;
+  const payload: IngestJob = parsed.data;
   await waitForRoom(queue, backpressure);
   const jobId = ingestJobId(payload.submissionId, payload.batchIndex);
   await queue.add(INGEST_JOB_NAME, payload, { jobId });

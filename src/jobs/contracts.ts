@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compileAcceptor } from '../contract/compile-acceptor.js';
 import { clinicalDate } from '../contract/events.js';
 
 /**
@@ -41,6 +42,17 @@ export const ingestJobSchema = z.strictObject({
   items: z.array(ingestItemSchema).min(1).max(10_000),
 });
 export type IngestJob = z.infer<typeof ingestJobSchema>;
+
+const acceptsIngestJob = compileAcceptor(ingestJobSchema);
+
+/**
+ * `ingestJobSchema.safeParse`, without copying a well-formed payload (thousands of items, read
+ * by the producer and again by the worker for every batch): such a payload is returned as it is.
+ */
+export function parseIngestJob(data: unknown): ReturnType<typeof ingestJobSchema.safeParse> {
+  if (acceptsIngestJob?.(data)) return { success: true, data: data as IngestJob };
+  return ingestJobSchema.safeParse(data);
+}
 
 export const recomputeJobSchema = z.strictObject({
   /** Data cutoff; absent means the run date (UTC) at the time the run starts. */

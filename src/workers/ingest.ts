@@ -1,7 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { UnknownSubmissionError } from '../errors.js';
 import { writeIngestBatch } from '../ingest/write-batch.js';
-import { ingestJobSchema, QUEUE_NAMES } from '../jobs/contracts.js';
+import { parseIngestJob, QUEUE_NAMES } from '../jobs/contracts.js';
 import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
 
 /**
@@ -13,7 +13,7 @@ export function createIngestProcessor(deps: ProcessorDeps) {
   return async (job: Job) => {
     // The runtime's logger already carries the queue name.
     const log = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
-    const parsed = ingestJobSchema.safeParse(job.data);
+    const parsed = parseIngestJob(job.data);
     if (!parsed.success) {
       // Issue paths and messages only: zod messages do not echo input values.
       const summary = parsed.error.issues

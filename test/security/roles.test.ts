@@ -1,6 +1,6 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../../src/db/connection.js';
+import { createPool, databaseOnPool } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
 import { writeIngestBatch } from '../../src/ingest/write-batch.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-env.js';
@@ -14,7 +14,7 @@ function asRole(url: string, role: 'survflow_worker' | 'survflow_api'): Kysely<D
   pool.on('connect', (client) => {
     client.query(`set role ${role}`).catch(() => {});
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return databaseOnPool(pool);
 }
 
 let testDb: TestDatabase;

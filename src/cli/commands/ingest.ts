@@ -75,6 +75,11 @@ function createProgress(totalBytes: number) {
 
 type Description = { files: string[]; batchSize: number };
 
+/** A reader that yields items one at a time, as chunks of one (the NDJSON reader yields chunks). */
+async function* oneByOne(items: AsyncIterable<IngestItem>): AsyncGenerator<IngestItem[]> {
+  for await (const item of items) yield [item];
+}
+
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
@@ -171,24 +176,28 @@ export function registerIngest(program: Command): void {
         const countBytes = (n: number) => {
           bytes += n;
         };
-        const items =
+        const chunks: AsyncIterable<IngestItem[]> =
           options.format === 'fhir'
-            ? readFhirItems(
-                files,
-                options.source ?? '',
-                spans,
-                (n) => {
-                  supporting += n;
-                },
-                countBytes,
+            ? oneByOne(
+                readFhirItems(
+                  files,
+                  options.source ?? '',
+                  spans,
+                  (n) => {
+                    supporting += n;
+                  },
+                  countBytes,
+                ),
               )
             : options.format === 'csv'
-              ? readCsvItems(files, options.source ?? null, spans, countBytes)
+              ? oneByOne(readCsvItems(files, options.source ?? null, spans, countBytes))
               : readNdjsonItems(files, spans, countBytes);
-        for await (const item of items) {
-          batch.push(item);
-          eventCount++;
-          if (batch.length >= batchSize) await flush();
+        for await (const chunk of chunks) {
+          for (const item of chunk) {
+            batch.push(item);
+            eventCount++;
+            if (batch.length >= batchSize) await flush();
+          }
         }
         await flush();
         if (supporting > 0) {
@@ -207,6 +216,10 @@ export function registerIngest(program: Command): void {
         const waitProgress = createProgress(eventCount);
         const result = await waitForSubmission(db, queue, opened.id, {
           timeoutMs: options.timeout * 1000,
+          // A poll is a few indexed reads; polling often ends the wait soon after the last batch.
+          pollMs: 100,
+          // Polls without progress before asking Redis about the pending batches: as before, ~2 s.
+          stallPolls: 20,
           firstRejections: 20,
           onProgress: (account: SubmissionAccount) =>
             waitProgress.update(
