@@ -111,9 +111,17 @@ describe('a recompute process killed mid-run', () => {
     expect(next.code, next.stderr).toBe(0);
     const run3 = next.stdout.trim();
     expect(run3).not.toBe(run1);
-    // The recovered job of the killed run may publish one more run after run3: either way the
-    // latest is a new, published run.
-    const all = await runs();
+    // The recovered job of the killed run may start one more run after run3 (BullMQ's stalled
+    // check hands it to the restarted worker): wait for it to end, then the latest is a new,
+    // published run either way.
+    const all = await waitFor(
+      async () => {
+        const now = await runs();
+        return now.some((r) => r.status === 'running') ? undefined : now;
+      },
+      'no run to be running',
+      60_000,
+    );
     expect(all.find((r) => r.id === run3)?.status).toBe('published');
     const newest = await latest();
     expect(newest).not.toBe(run1);
