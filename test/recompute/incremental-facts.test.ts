@@ -61,6 +61,36 @@ async function summaries(db: Kysely<Database>, runId: string) {
   return rows;
 }
 
+/**
+ * Holds the ledger-write advisory lock in a transaction of its own (shared: as an INSERT into
+ * `events` does; exclusive: as the high-water mark read does) until `release()`.
+ */
+async function holdLedgerWriteLock(mode: 'shared' | 'exclusive') {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked: () => void = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const transaction = incremental.db.transaction().execute(async (trx) => {
+    await (mode === 'shared'
+      ? sql`select pg_advisory_xact_lock_shared(${LEDGER_WRITE_LOCK_KEY}::bigint)`
+      : sql`select pg_advisory_xact_lock(${LEDGER_WRITE_LOCK_KEY}::bigint)`
+    ).execute(trx);
+    locked();
+    await held;
+  });
+  await lockTaken;
+  return {
+    release: async () => {
+      release();
+      await transaction;
+    },
+  };
+}
+
 describe('incremental patient facts', () => {
   it.each([11, 29])('equal a full derivation after every step (seed %i)', async (seed) => {
     await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
@@ -269,20 +299,7 @@ describe('incremental patient facts', () => {
 
     // A writer holds the ledger-write lock (as every INSERT into events does, by trigger) and
     // has not committed yet: the mark must wait for it instead of reading past it.
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked: () => void = () => {};
-    const lockTaken = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const writer = incremental.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock_shared(${LEDGER_WRITE_LOCK_KEY}::bigint)`.execute(trx);
-      locked();
-      await held;
-    });
-    await lockTaken;
+    const writer = await holdLedgerWriteLock('shared');
     let settled = false;
     const mark = readLedgerHighWater(incremental.db).then((value) => {
       settled = true;
@@ -290,27 +307,13 @@ describe('incremental patient facts', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(settled).toBe(false);
-    release();
-    await writer;
+    await writer.release();
     expect(await mark).toBe(committedMark);
   });
 
   it('every insert into the ledger waits while the mark is being read (statement trigger)', async () => {
     await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked: () => void = () => {};
-    const lockTaken = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const reader = incremental.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${LEDGER_WRITE_LOCK_KEY}::bigint)`.execute(trx);
-      locked();
-      await held;
-    });
-    await lockTaken;
+    const reader = await holdLedgerWriteLock('exclusive');
     let inserted = false;
     const insert = insertLedgerEvents(
       incremental.db,
@@ -321,8 +324,7 @@ describe('incremental patient facts', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(inserted).toBe(false);
-    release();
-    await reader;
+    await reader.release();
     await insert;
     expect(inserted).toBe(true);
   });
