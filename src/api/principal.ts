@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey, type Principal } from '../auth/api-keys.js';
 import type { ApiScope } from '../db/database.js';
 import type { ApiDeps } from './deps.js';
+import { ReadAuthCache } from './read-auth-cache.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,39 +34,19 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return typeof apiKey === 'string' ? apiKey.trim() : undefined;
 }
 
-/**
- * An onRequest hook: 401 without a valid, unrevoked key, 403 when the key lacks every one of
- * `scopes`. Runs before the body is read, so an unauthenticated client cannot make the server
- * buffer a large body, and before the per-key rate limit (a preHandler).
- */
-/**
- * Successful authentications, remembered for AUTH_CACHE_MS per process (by the SHA-256 of the
- * key, never the key), so a client reading at 1,000 requests/s costs the database one key lookup
- * per few seconds instead of one per request. The price: a revoked key keeps working for at most
- * AUTH_CACHE_MS on a process that saw it just before. Refusals are never cached.
- */
-const AUTH_CACHE_MS = 5_000;
-const AUTH_CACHE_MAX = 10_000;
-const authCaches = new WeakMap<ApiDeps, Map<string, { principal: Principal; until: number }>>();
+/** One read-route authentication cache per server's dependencies (tests build several servers). */
+const readAuthCaches = new WeakMap<ApiDeps, ReadAuthCache>();
 
-async function authenticateCached(deps: ApiDeps, key: string) {
-  let cache = authCaches.get(deps);
+function readAuthCacheOf(deps: ApiDeps): ReadAuthCache {
+  let cache = readAuthCaches.get(deps);
   if (!cache) {
-    cache = new Map();
-    authCaches.set(deps, cache);
+    cache = new ReadAuthCache((key) => authenticateApiKey(deps.db, key), {
+      onRefreshError: (error) =>
+        deps.logger.warn({ err: error }, 'refreshing a cached API-key authentication failed'),
+    });
+    readAuthCaches.set(deps, cache);
   }
-  const digest = createHash('sha256').update(key).digest('base64');
-  const now = Date.now();
-  const hit = cache.get(digest);
-  if (hit && now < hit.until) return { ok: true as const, principal: hit.principal };
-  const result = await authenticateApiKey(deps.db, key);
-  if (result.ok) {
-    if (cache.size >= AUTH_CACHE_MAX) cache.clear();
-    cache.set(digest, { principal: result.principal, until: now + AUTH_CACHE_MS });
-  } else {
-    cache.delete(digest);
-  }
-  return result;
+  return cache;
 }
 
 export function requireScope(deps: ApiDeps, ...scopes: ApiScope[]) {
@@ -75,13 +55,18 @@ export function requireScope(deps: ApiDeps, ...scopes: ApiScope[]) {
 
 /**
  * requireScope for read-only routes served at high rates (GET summaries, runs): the key lookup is
- * cached for AUTH_CACHE_MS. Writes (intake) keep the uncached check, so a revoked key stops
- * writing at once.
+ * cached (ReadAuthCache: a revoked key keeps reading for at most 5 s). Writes (intake) keep the
+ * uncached check, so a revoked key stops writing at once.
  */
 export function requireScopeForReads(deps: ApiDeps, ...scopes: ApiScope[]) {
   return scopeHook(deps, scopes, true);
 }
 
+/**
+ * An onRequest hook: 401 without a valid, unrevoked key, 403 when the key lacks every one of
+ * `scopes`. Runs before the body is read, so an unauthenticated client cannot make the server
+ * buffer a large body, and before the per-key rate limit (a preHandler).
+ */
 function scopeHook(deps: ApiDeps, scopes: ApiScope[], cached: boolean) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
@@ -94,7 +79,7 @@ function scopeHook(deps: ApiDeps, scopes: ApiScope[], cached: boolean) {
           message: 'an API key is required (Authorization: Bearer <key> or X-API-Key)',
         });
     }
-    const result = cached ? await authenticateCached(deps, key) : await authenticateApiKey(deps.db, key);
+    const result = cached ? await readAuthCacheOf(deps).check(key) : await authenticateApiKey(deps.db, key);
     if (!result.ok) {
       return reply
         .code(401)
