@@ -16,7 +16,7 @@ export type RunResults = { summaries: GroupResult[]; tests: GroupingTest[] };
 export type GroupingColumns = { group: string[]; time: number[]; event: number[]; count: number[] };
 
 /** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
-export type PatientCombination = AnalysedPatient & { patients?: number };
+export type CountedAnalysedPatients = AnalysedPatient & { patients?: number };
 
 /**
  * Every grouping's survival columns, built on demand from patient combinations as counted rows:
@@ -24,7 +24,7 @@ export type PatientCombination = AnalysedPatient & { patients?: number };
  * so a grouping of 1M patients is a few thousand rows, never a million entries.
  */
 export function survivalColumnsByGrouping(
-  combinations: readonly PatientCombination[],
+  combinations: readonly CountedAnalysedPatients[],
   parameters: AnalysisParameters,
 ): { get(grouping: Grouping): GroupingColumns | undefined } {
   const definitions = new Map(groupingDefinitions(parameters).map((d) => [d.grouping, d]));
