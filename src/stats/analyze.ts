@@ -115,10 +115,13 @@ export function splitColumnsByGroup(columns: SurvivalColumns): { labels: string[
 function splitSubjects(
   n: number,
   groupOf: (i: number) => string,
-  timeOf: (i: number) => number,
+  rawTimeOf: (i: number) => number,
   eventOf: (i: number) => number,
   countOf?: (i: number) => number | undefined,
 ): { labels: string[]; samples: SortedSample[] } {
+  // -0 is read as 0 (x + 0 changes nothing else): otherwise which of the equal times -0 and 0 a
+  // result shows (e.g. the RMST's tau) would depend on how the times were sorted or counted.
+  const timeOf = (i: number): number => rawTimeOf(i) + 0;
   const index = new Map<string, number>();
   // Rows (not subjects) per group, and death rows: the sizes of the arrays filled below.
   const deathRows: number[] = [];

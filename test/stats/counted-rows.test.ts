@@ -133,6 +133,14 @@ describe('counted rows, edge cases', () => {
     ]);
   });
 
+  it('-0 and 0 are one time whichever comes first (found by the property above)', () => {
+    const r = same([
+      { group: 'A', time: -0, event: 0, count: 1 },
+      { group: 'A', time: 0, event: 0, count: 1 },
+    ]);
+    expect(Object.is(r.overall.rmst.tau, 0)).toBe(true);
+  });
+
   it('a group without deaths beside one with deaths: the diverging Cox model is the same', () => {
     const r = same([
       { group: 'A', time: 2, event: 0, count: 30 },
