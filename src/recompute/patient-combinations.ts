@@ -1,33 +1,43 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
-import type { Database } from '../db/database.js';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { Database, PatientFactCombinationsTable } from '../db/database.js';
 import { FactsDriftError } from '../errors.js';
-import type { AnalysedPatient } from './groupings.js';
 
 /**
  * A group of a run's patients who share every column the run's outputs use: exclusion step and
  * reason, landmark status, whether flagged, and the analysis columns of the groupings, with the
  * number of such patients.
  */
-export type PatientCombination = AnalysedPatient & {
-  excluded_at: string | null;
-  reason: string;
-  landmark_reason: string | null;
-  registered: boolean;
-  analysable: boolean;
-  flagged: boolean;
-  patients: number;
-};
+export type PatientCombination = Selectable<PatientFactCombinationsTable>;
+
+/**
+ * The combination columns, in the order of `COMBINATION_OF_ROW` (its `group by 1, ..., 14`):
+ * also the order combinations are sorted in.
+ */
+const ORDER = [
+  'excluded_at',
+  'reason',
+  'landmark_reason',
+  'registered',
+  'analysable',
+  'landmark_eligible',
+  'flagged',
+  'time_months',
+  'event',
+  'radiotherapy',
+  'cycle_group',
+  'landmark_time_months',
+  'landmark_cycle_group',
+  'landmark_radiotherapy',
+] as const satisfies readonly (keyof PatientCombination)[];
+
+/** The same columns by name (`patient_fact_combinations`). */
+const COMBINATION_NAMES = sql.join(ORDER.map((column) => sql.ref(column)));
 
 /** The combination columns computed from a patient row (`run_patients` / `patient_facts`). */
 const COMBINATION_OF_ROW = sql`excluded_at, coalesce(exclusion_reason, '') as reason,
       case when analysable and not landmark_eligible then landmark_exclusion_reason end as landmark_reason,
       registered, analysable, landmark_eligible, cardinality(flags) > 0 as flagged,
       time_months, event, radiotherapy, cycle_group,
-      landmark_time_months, landmark_cycle_group, landmark_radiotherapy`;
-
-/** The same columns by name (`patient_fact_combinations`). */
-const COMBINATION_NAMES = sql`excluded_at, reason, landmark_reason, registered, analysable,
-      landmark_eligible, flagged, time_months, event, radiotherapy, cycle_group,
       landmark_time_months, landmark_cycle_group, landmark_radiotherapy`;
 
 /**
@@ -108,23 +118,6 @@ export async function loadPatientCombinations(
   });
   return rows.sort(compareCombinations);
 }
-
-const ORDER = [
-  'excluded_at',
-  'reason',
-  'landmark_reason',
-  'registered',
-  'analysable',
-  'landmark_eligible',
-  'flagged',
-  'time_months',
-  'event',
-  'radiotherapy',
-  'cycle_group',
-  'landmark_time_months',
-  'landmark_cycle_group',
-  'landmark_radiotherapy',
-] as const satisfies readonly (keyof PatientCombination)[];
 
 /** Column by column, nulls first; code-unit order for text (independent of any locale). */
 function compareCombinations(a: PatientCombination, b: PatientCombination): number {

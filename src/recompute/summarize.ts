@@ -1,5 +1,5 @@
-import { analyzeSurvival, analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
-import type { CoxComparison, GroupSummary, LogRankTest, SurvivalRow } from '../stats/types.js';
+import { analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
+import type { CoxComparison, GroupSummary, LogRankTest } from '../stats/types.js';
 import { type AnalysedPatient, type Grouping, groupingDefinitions } from './groupings.js';
 import type { AnalysisParameters } from './parameters.js';
 
@@ -52,7 +52,7 @@ export function survivalColumnsByGrouping(
  * without patients contributes nothing.
  */
 export function summarizeGroupings(
-  rowsByGrouping: { get(grouping: Grouping): SurvivalRow[] | SurvivalColumns | undefined },
+  columnsByGrouping: { get(grouping: Grouping): SurvivalColumns | undefined },
   parameters: AnalysisParameters,
   onGrouping: (grouping: Grouping) => void = () => {},
 ): RunResults {
@@ -60,7 +60,7 @@ export function summarizeGroupings(
   const tests: GroupingTest[] = [];
   let position = 0;
   groupingDefinitions(parameters).forEach((definition, groupingIndex) => {
-    const data = rowsByGrouping.get(definition.grouping) ?? [];
+    const columns = columnsByGrouping.get(definition.grouping);
     onGrouping(definition.grouping);
     const options = {
       confType: parameters.confType,
@@ -68,15 +68,8 @@ export function summarizeGroupings(
       times: parameters.survivalTimes,
       atRiskStep: parameters.atRiskStep,
     };
-    let analysis: ReturnType<typeof analyzeSurvival>;
-    if (Array.isArray(data)) {
-      if (data.length === 0) return;
-      analysis = analyzeSurvival(data, options);
-    } else {
-      const columns = data as SurvivalColumns;
-      if (columns.time.length === 0) return;
-      analysis = analyzeSurvivalColumns(columns, options);
-    }
+    if (!columns || columns.time.length === 0) return;
+    const analysis = analyzeSurvivalColumns(columns, options);
     const byLabel = new Map(analysis.groups.map((g) => [g.group, g]));
     const ordered = [
       ...definition.labels.filter((label) => byLabel.has(label)),
