@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql, type Transaction } from 'kysely';
 import type { Database, PatientFactCombinationsTable } from '../db/database.js';
 import { FactsDriftError } from '../errors.js';
 
@@ -53,24 +53,45 @@ export async function recountCombinations(trx: Transaction<Database>): Promise<v
 }
 
 /**
- * Applies an incremental refresh to `patient_fact_combinations`: minus one for each version run
- * `runNo` closed, plus one for each version it wrote, for the patients in `touched_patients`.
- * Combinations left with no patient are deleted. A count would go negative only if the table
- * had drifted from the versions: that fails the run (a `--full` run recounts it).
+ * Starts collecting an incremental refresh's combination changes (a temporary table, dropped at
+ * commit): each version the refresh closes counts -1 for its combination, each version it
+ * writes +1, taken from the rows the statements change (`RETURNING`), so the changes cost no
+ * second read of the touched patients' versions.
  */
-export async function applyCombinationChanges(trx: Transaction<Database>, runNo: string): Promise<void> {
-  const touched = sql`patient_key = any(array(select patient_key from touched_patients))`;
+export async function beginCombinationChanges(trx: Transaction<Database>): Promise<void> {
+  await sql`create temporary table combination_changes (like patient_fact_combinations) on commit drop`.execute(
+    trx,
+  );
+}
+
+/**
+ * `statement` (an UPDATE or INSERT on `patient_facts`, without RETURNING) made to record the
+ * combinations of the version rows it leaves behind, counted `sign` times each, in
+ * `combination_changes`. Closing versions returns the closed rows (the combinations they leave),
+ * inserting returns the new rows (the combinations they join).
+ */
+export function recordingCombinationChanges(
+  statement: RawBuilder<unknown>,
+  sign: 1 | -1,
+): RawBuilder<unknown> {
+  return sql`
+    with changed as (${statement} returning ${COMBINATION_OF_ROW})
+    insert into combination_changes (${COMBINATION_NAMES}, patients)
+    select ${COMBINATION_NAMES}, ${sign}::int * count(*)::int from changed
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`;
+}
+
+/**
+ * Applies the collected changes to `patient_fact_combinations`. Combinations left with no
+ * patient are deleted. A count would go negative only if the table had drifted from the
+ * versions: that fails the run (a `--full` run recounts it).
+ */
+export async function applyCombinationChanges(trx: Transaction<Database>): Promise<void> {
   await sql`
     insert into patient_fact_combinations as c (${COMBINATION_NAMES}, patients)
-    select ${COMBINATION_NAMES}, sum(delta)::int from (
-      select ${COMBINATION_OF_ROW}, -1 as delta from patient_facts
-      where ${touched} and valid_to = ${runNo}::bigint
-      union all
-      select ${COMBINATION_OF_ROW}, 1 as delta from patient_facts
-      where ${touched} and valid_from = ${runNo}::bigint
-    ) d
+    select ${COMBINATION_NAMES}, sum(patients)::int from combination_changes
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
-    having sum(delta) <> 0
+    having sum(patients) <> 0
     on conflict on constraint patient_fact_combinations_key
     do update set patients = c.patients + excluded.patients`.execute(trx);
   const { rows } = await sql<{ patients: number }>`
@@ -119,15 +140,33 @@ export async function loadPatientCombinations(
   return rows.sort(compareCombinations);
 }
 
-/** Column by column, nulls first; code-unit order for text (independent of any locale). */
+/** Nulls first, then `<`: code-unit order for text (independent of any locale), false before true. */
+function compareValues<T extends string | number | boolean>(x: T | null, y: T | null): number {
+  if (x === y) return 0;
+  if (x === null) return -1;
+  if (y === null) return 1;
+  return x < y ? -1 : 1;
+}
+
+/**
+ * Column by column in the order of `ORDER`, written out: a loop over the column names makes
+ * every property read a keyed lookup, and sorting ~20,000 combinations took ~100 ms that way.
+ */
 function compareCombinations(a: PatientCombination, b: PatientCombination): number {
-  for (const column of ORDER) {
-    const x = a[column];
-    const y = b[column];
-    if (x === y) continue;
-    if (x === null) return -1;
-    if (y === null) return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
+  return (
+    compareValues(a.excluded_at, b.excluded_at) ||
+    compareValues(a.reason, b.reason) ||
+    compareValues(a.landmark_reason, b.landmark_reason) ||
+    compareValues(a.registered, b.registered) ||
+    compareValues(a.analysable, b.analysable) ||
+    compareValues(a.landmark_eligible, b.landmark_eligible) ||
+    compareValues(a.flagged, b.flagged) ||
+    compareValues(a.time_months, b.time_months) ||
+    compareValues(a.event, b.event) ||
+    compareValues(a.radiotherapy, b.radiotherapy) ||
+    compareValues(a.cycle_group, b.cycle_group) ||
+    compareValues(a.landmark_time_months, b.landmark_time_months) ||
+    compareValues(a.landmark_cycle_group, b.landmark_cycle_group) ||
+    compareValues(a.landmark_radiotherapy, b.landmark_radiotherapy)
+  );
 }

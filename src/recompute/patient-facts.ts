@@ -3,7 +3,12 @@ import type { Database } from '../db/database.js';
 import { derivationStatement } from './derive-cohort.js';
 import { readLedgerHighWater } from './ledger-high-water.js';
 import type { AnalysisParameters } from './parameters.js';
-import { applyCombinationChanges, recountCombinations } from './patient-combinations.js';
+import {
+  applyCombinationChanges,
+  beginCombinationChanges,
+  recordingCombinationChanges,
+  recountCombinations,
+} from './patient-combinations.js';
 
 /**
  * Version of the derivation's SQL semantics. Bump it whenever derive-cohort.ts changes what a
@@ -168,18 +173,20 @@ async function refreshTouched(
   // A temporary table has no statistics until analyzed: without them the planner guesses its
   // size and may scan the whole ledger instead of looking the touched patients up by index.
   await timed(ms, 'analyzeTouched', () => sql`analyze touched_patients`.execute(trx));
+  await beginCombinationChanges(trx);
   await timed(ms, 'closeVersions', () =>
-    trx
-      .updateTable('patient_facts')
-      .set({ valid_to: runNo })
-      .where('valid_to', 'is', null)
+    recordingCombinationChanges(
       // `= any(array(...))`: one index probe per touched patient (patient_facts_current_idx),
       // where `in (select ...)` may be planned as a scan of every version.
-      .where('patient_key', '=', sql<string>`any(array(select patient_key from touched_patients))`)
-      .execute(),
+      sql`update patient_facts set valid_to = ${runNo}::bigint
+        where valid_to is null and patient_key = any(array(select patient_key from touched_patients))`,
+      -1,
+    ).execute(trx),
   );
-  await timed(ms, 'derive', () => derivationStatement(runNo, parameters, 'touched patients').execute(trx));
-  await timed(ms, 'countCombinations', () => applyCombinationChanges(trx, runNo));
+  await timed(ms, 'derive', () =>
+    recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
+  );
+  await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from touched_patients`.execute(trx);
   return Number(rows[0]?.n ?? 0);
 }
