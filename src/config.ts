@@ -20,7 +20,9 @@ const envSchema = z
     DATABASE_URL: z
       .url({ protocol: /^postgres(ql)?$/ })
       .default('postgres://postgres@127.0.0.1:5432/survflow'),
-    DATABASE_POOL_MAX: integer(1, 200).default(10),
+    // A recompute holds three connections at once: its advisory lock, the transaction writing its
+    // summaries and its progress updates; fewer would make it wait for itself forever.
+    DATABASE_POOL_MAX: integer(3, 200).default(10),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     // Braces make the prefix a Redis Cluster hash tag: all keys of all queues land in one slot.
     QUEUE_PREFIX: z

@@ -111,18 +111,20 @@ async function runLocked(
       combinations.filter((c) => c.analysable),
       parameters,
     );
-    const results = summarizeGroupings(columns, parameters, (grouping) =>
-      log.info({ stage: 'summarizing', grouping }, 'summarizing grouping'),
-    );
-    await yieldToEventLoop();
-
-    await stage('writing summaries');
-    await storeResults(db, runId, results);
+    const stored = await storeResults(db, runId, async (write) => {
+      for (const results of summarizeGroupings(columns, parameters)) {
+        log.info({ stage: 'summarizing', grouping: results.grouping }, 'summarized grouping');
+        write(results);
+        // Lets the grouping's rows go out (and the job's lock be renewed) before the next one.
+        await yieldToEventLoop();
+      }
+      await stage('writing summaries');
+    });
     await options.beforePublish?.(runId);
 
     await stage('publishing');
     await publishRun(db, runId);
-    log.info({ summaries: results.summaries.length, tests: results.tests.length }, 'run published');
+    log.info(stored, 'run published');
     options.onProgress?.({ runId, stage: 'published' });
     return { runId, cutoff: parameters.cutoff, parameters };
   } catch (error) {

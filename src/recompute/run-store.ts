@@ -1,9 +1,9 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { AttritionStep } from './attrition.js';
 import type { DerivationCounts } from './derive-cohort.js';
 import type { AnalysisParameters } from './parameters.js';
-import type { RunResults } from './summarize.js';
+import type { GroupingResults } from './summarize.js';
 
 /** What asked for a run (the recompute job's payload, or a direct call). */
 export type RunRequest = {
@@ -85,59 +85,90 @@ export async function recordCounts(
 const at = (summary: { survival: { time: number; surv: number }[] }, time: number) =>
   summary.survival.find((s) => s.time === time)?.surv ?? null;
 
-/** Writes a run's summaries and tests (invisible to readers until the run is published). */
-export async function storeResults(db: Kysely<Database>, runId: string, results: RunResults): Promise<void> {
+/**
+ * Writes a run's summaries and tests (invisible to readers until the run is published) in one
+ * transaction, as `produce` hands them over grouping by grouping. Each grouping's rows are sent
+ * at once and not waited for, so PostgreSQL stores one grouping (parsing ~1 MB of curve JSON)
+ * while the worker computes the next: on two cores the two overlap instead of adding up. A
+ * failed write, or a failure of `produce`, rolls every row back.
+ */
+export async function storeResults(
+  db: Kysely<Database>,
+  runId: string,
+  produce: (write: (results: GroupingResults) => void) => Promise<void>,
+): Promise<{ summaries: number; tests: number }> {
+  const stored = { summaries: 0, tests: 0 };
   await db.transaction().execute(async (trx) => {
-    const chunk = 500;
-    for (let i = 0; i < results.summaries.length; i += chunk) {
-      await trx
-        .insertInto('run_summaries')
-        .values(
-          results.summaries.slice(i, i + chunk).map(({ grouping, position, summary }) => ({
-            run_id: runId,
-            grouping,
-            group_label: summary.group,
-            position,
-            n: summary.n,
-            events: summary.events,
-            censored: summary.censored,
-            median: summary.median,
-            median_lower: summary.medianLower,
-            median_upper: summary.medianUpper,
-            surv_12: at(summary, 12),
-            surv_24: at(summary, 24),
-            surv_36: at(summary, 36),
-            rmst: summary.rmst.estimate,
-            rmst_tau: summary.rmst.tau,
-            follow_up_median: summary.followUpMedian,
-            summary: JSON.stringify(summary),
-          })),
-        )
-        .execute();
+    const writes: Promise<unknown>[] = [];
+    const write = (results: GroupingResults) => {
+      const written = insertGroupingResults(trx, runId, results);
+      // Awaited below; until then a failure must not count as an unhandled rejection.
+      written.catch(() => {});
+      writes.push(written);
+      stored.summaries += results.summaries.length;
+      stored.tests += results.test ? 1 : 0;
+    };
+    try {
+      await produce(write);
+    } finally {
+      await Promise.allSettled(writes);
     }
-    if (results.tests.length > 0) {
-      await trx
-        .insertInto('run_tests')
-        .values(
-          results.tests.map((test) => ({
-            run_id: runId,
-            grouping: test.grouping,
-            position: test.position,
-            logrank_chisq: test.logRank?.chisq ?? null,
-            logrank_df: test.logRank?.df ?? null,
-            logrank_p: test.logRank?.p ?? null,
-            cox_reference: test.cox?.reference ?? null,
-            cox_group: test.cox?.group ?? null,
-            cox_hr: test.cox?.hr ?? null,
-            cox_lower: test.cox?.lower ?? null,
-            cox_upper: test.cox?.upper ?? null,
-            cox_p: test.cox?.p ?? null,
-            test: JSON.stringify({ logRank: test.logRank, cox: test.cox }),
-          })),
-        )
-        .execute();
-    }
+    await Promise.all(writes);
   });
+  return stored;
+}
+
+async function insertGroupingResults(
+  trx: Transaction<Database>,
+  runId: string,
+  { summaries, test }: GroupingResults,
+): Promise<void> {
+  if (summaries.length > 0) {
+    await trx
+      .insertInto('run_summaries')
+      .values(
+        summaries.map(({ grouping, position, summary }) => ({
+          run_id: runId,
+          grouping,
+          group_label: summary.group,
+          position,
+          n: summary.n,
+          events: summary.events,
+          censored: summary.censored,
+          median: summary.median,
+          median_lower: summary.medianLower,
+          median_upper: summary.medianUpper,
+          surv_12: at(summary, 12),
+          surv_24: at(summary, 24),
+          surv_36: at(summary, 36),
+          rmst: summary.rmst.estimate,
+          rmst_tau: summary.rmst.tau,
+          follow_up_median: summary.followUpMedian,
+          summary: JSON.stringify(summary),
+        })),
+      )
+      .execute();
+  }
+  if (test) {
+    await trx
+      .insertInto('run_tests')
+      .values({
+        run_id: runId,
+        grouping: test.grouping,
+        position: test.position,
+        logrank_chisq: test.logRank?.chisq ?? null,
+        logrank_df: test.logRank?.df ?? null,
+        logrank_p: test.logRank?.p ?? null,
+        cox_reference: test.cox?.reference ?? null,
+        cox_group: test.cox?.group ?? null,
+        cox_hr: test.cox?.hr ?? null,
+        cox_lower: test.cox?.lower ?? null,
+        cox_upper: test.cox?.upper ?? null,
+        cox_p: test.cox?.p ?? null,
+        test: JSON.stringify({ logRank: test.logRank, cox: test.cox }),
+      })
+      .execute();
+  }
 }
 
 /** Notified (payload: the run id) when a run is published; API processes LISTEN to drop their cached latest run. */

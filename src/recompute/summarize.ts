@@ -10,7 +10,6 @@ export type GroupingTest = {
   logRank: LogRankTest | null;
   cox: CoxComparison | null;
 };
-export type RunResults = { summaries: GroupResult[]; tests: GroupingTest[] };
 
 /** One grouping's survival data as counted columns (row i stands for `count[i]` patients). */
 export type GroupingColumns = { group: string[]; time: number[]; event: number[]; count: number[] };
@@ -46,50 +45,50 @@ export function survivalColumnsByGrouping(
   };
 }
 
+/** One grouping's summaries (one per group with patients) and its between-group test. */
+export type GroupingResults = { grouping: Grouping; summaries: GroupResult[]; test: GroupingTest | null };
+
 /**
- * Every grouping's Kaplan-Meier summaries and tests, from the statistics engine. Groups are
- * ordered as the grouping defines them (yes before no, cycle groups ascending); a grouping
- * without patients contributes nothing.
+ * Every grouping's Kaplan-Meier summaries and tests, from the statistics engine, one grouping at
+ * a time (a generator, so the caller can write each grouping while the next is computed). Groups
+ * are ordered as the grouping defines them (yes before no, cycle groups ascending); a grouping
+ * without patients yields nothing. Summary positions run across groupings; a test's position is
+ * its grouping's index.
  */
-export function summarizeGroupings(
+export function* summarizeGroupings(
   columnsByGrouping: { get(grouping: Grouping): SurvivalColumns | undefined },
   parameters: AnalysisParameters,
-  onGrouping: (grouping: Grouping) => void = () => {},
-): RunResults {
-  const summaries: GroupResult[] = [];
-  const tests: GroupingTest[] = [];
+): Generator<GroupingResults, void, undefined> {
   let position = 0;
-  groupingDefinitions(parameters).forEach((definition, groupingIndex) => {
+  const options = {
+    confType: parameters.confType,
+    confLevel: parameters.confLevel,
+    times: parameters.survivalTimes,
+    atRiskStep: parameters.atRiskStep,
+  };
+  for (const [groupingIndex, definition] of groupingDefinitions(parameters).entries()) {
     const columns = columnsByGrouping.get(definition.grouping);
-    onGrouping(definition.grouping);
-    const options = {
-      confType: parameters.confType,
-      confLevel: parameters.confLevel,
-      times: parameters.survivalTimes,
-      atRiskStep: parameters.atRiskStep,
-    };
-    if (!columns || columns.time.length === 0) return;
+    if (!columns || columns.time.length === 0) continue;
     const analysis = analyzeSurvivalColumns(columns, options);
     const byLabel = new Map(analysis.groups.map((g) => [g.group, g]));
     const ordered = [
       ...definition.labels.filter((label) => byLabel.has(label)),
       ...[...byLabel.keys()].filter((label) => !definition.labels.includes(label)).sort(),
     ];
-    for (const label of ordered) {
-      summaries.push({
-        grouping: definition.grouping,
-        position: position++,
-        summary: byLabel.get(label) as GroupSummary,
-      });
-    }
-    if (definition.grouping !== 'overall') {
-      tests.push({
-        grouping: definition.grouping,
-        position: groupingIndex,
-        logRank: analysis.logRank,
-        cox: analysis.cox,
-      });
-    }
-  });
-  return { summaries, tests };
+    const summaries = ordered.map((label) => ({
+      grouping: definition.grouping,
+      position: position++,
+      summary: byLabel.get(label) as GroupSummary,
+    }));
+    const test =
+      definition.grouping === 'overall'
+        ? null
+        : {
+            grouping: definition.grouping,
+            position: groupingIndex,
+            logRank: analysis.logRank,
+            cox: analysis.cox,
+          };
+    yield { grouping: definition.grouping, summaries, test };
+  }
 }
