@@ -247,6 +247,82 @@ describe('cohort derivation', () => {
     expect(repeat.flags).toEqual([FLAGS.conflictingRegistrations, FLAGS.repeatedCycleNumber]);
   });
 
+  it('counts each cycle number once, by its earliest record, and flags only repeats on another day before the death', async () => {
+    const cycle = (
+      patientId: string,
+      eventId: string,
+      occurredOn: string,
+      cycleNumber: number,
+      line = 1,
+    ) => ({
+      source: 'ehr',
+      schemaVersion: 1 as const,
+      patientId,
+      eventId,
+      type: 'immunotherapy.cycle' as const,
+      occurredOn,
+      payload: { line, cycleNumber, agent: 'camrelizumab' },
+    });
+    const registration = (patientId: string, source: string, eventId: string, diseaseSetting: string) => ({
+      source,
+      schemaVersion: 1 as const,
+      patientId,
+      eventId,
+      type: 'patient.registered' as const,
+      occurredOn: '2020-01-01',
+      payload: { histology: 'ESCC', diseaseSetting, diagnosedOn: '2019-12-01' },
+    });
+    await load(
+      // Cycle 2 recorded twice on its day: one cycle, no repeat.
+      [
+        ...patientEvents({ id: 'sameDay', startOn: '2020-01-01', cycles: 2 }),
+        cycle('sameDay', 'sameDay-c2-copy', '2020-01-22', 2),
+      ],
+      // Cycle 2 again after the death: not counted, not a repeat, a treatment after death.
+      [
+        ...patientEvents({ id: 'repeatAfterDeath', startOn: '2020-01-01', cycles: 3, diedOn: '2020-03-01' }),
+        cycle('repeatAfterDeath', 'repeatAfterDeath-c2-late', '2020-04-01', 2),
+      ],
+      // A line-2 cycle with a line-1 number: neither counted nor a repeat.
+      [
+        ...patientEvents({ id: 'line2', startOn: '2020-01-01', cycles: 2 }),
+        cycle('line2', 'line2-l2c2', '2020-03-01', 2, 2),
+      ],
+      // Cycle 1 repeated and cycle 3 first given after the landmark: three cycles, two by L.
+      [
+        ...patientEvents({ id: 'lateRepeat', startOn: '2020-01-01', cycles: 2, contacts: ['2021-06-01'] }),
+        cycle('lateRepeat', 'lateRepeat-c1-again', '2020-12-01', 1),
+        cycle('lateRepeat', 'lateRepeat-c3', '2020-12-01', 3),
+      ],
+      // Two registrations on the same day: the greater source is the record.
+      [
+        ...patientEvents({
+          id: 'sameDayRegistrations',
+          startOn: '2020-01-01',
+          cycles: 1,
+          registeredOn: null,
+        }),
+        registration('sameDayRegistrations', 'ehr', 'r-ehr', 'metastatic'),
+        registration('sameDayRegistrations', 'registry', 'r-registry', 'recurrent'),
+      ],
+    );
+    const { byId } = await derive('2022-06-30');
+    expect(byId('sameDay')).toMatchObject({ cycles: 2, flags: [] });
+    expect(byId('repeatAfterDeath')).toMatchObject({ cycles: 3, flags: [FLAGS.treatmentAfterDeath] });
+    expect(byId('line2')).toMatchObject({ cycles: 2, flags: [] });
+    expect(byId('lateRepeat')).toMatchObject({
+      cycles: 3,
+      landmark_eligible: true,
+      landmark_cycles: 2,
+      flags: [FLAGS.repeatedCycleNumber],
+    });
+    expect(byId('sameDayRegistrations')).toMatchObject({
+      registered: true,
+      disease_setting: 'recurrent',
+      flags: [FLAGS.conflictingRegistrations],
+    });
+  });
+
   it('classifies the landmark cohort by what was received by L, time from L', async () => {
     await load(
       // 20 cycles over 399 days; by 9 months (273.9 days) cycles 1..14 (day 273) are received.
