@@ -74,6 +74,30 @@ function byKey(a: ValidItem, b: ValidItem): number {
  * Database errors propagate (the job is retried); a missing submission throws
  * UnknownSubmissionError (a poison payload).
  */
+/** The recorded account of a batch already written, or undefined when it was not. */
+export async function recordedBatchAccount(
+  db: Kysely<Database>,
+  batch: { submissionId: string; batchIndex: number },
+): Promise<BatchAccount | undefined> {
+  const batchId = ingestJobId(batch.submissionId, batch.batchIndex);
+  const row = await db
+    .selectFrom('ingest_batches')
+    .select(['event_count', 'accepted', 'duplicate', 'rejected'])
+    .where('id', '=', batchId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    batchId,
+    submissionId: batch.submissionId,
+    batchIndex: batch.batchIndex,
+    eventCount: row.event_count,
+    accepted: row.accepted,
+    duplicate: row.duplicate,
+    rejected: row.rejected,
+    alreadyRecorded: true,
+  };
+}
+
 export async function writeIngestBatch(
   db: Kysely<Database>,
   options: WriteBatchOptions,

@@ -43,6 +43,20 @@ export const ingestJobSchema = z.strictObject({
 });
 export type IngestJob = z.infer<typeof ingestJobSchema>;
 
+/**
+ * What an ingest job keeps in Redis once its batch is committed: the batch's identity, not its
+ * items. The worker replaces the payload with this before completing the job, so the raw lines
+ * (patient identifiers in the clear, SPEC section 6) do not stay in the completed-jobs list; the
+ * job's return value keeps the counts. A job still carrying this stub when it is delivered again
+ * (its worker died between the two steps) completes from the batch's recorded account.
+ */
+export const writtenIngestJobSchema = z.strictObject({
+  submissionId: z.string().min(1).max(200),
+  batchIndex: z.number().int().min(0),
+  written: z.literal(true),
+});
+export type WrittenIngestJob = z.infer<typeof writtenIngestJobSchema>;
+
 const acceptsIngestJob = compileAcceptor(ingestJobSchema);
 
 /**

@@ -1,7 +1,13 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { UnknownSubmissionError } from '../errors.js';
-import { writeIngestBatch } from '../ingest/write-batch.js';
-import { parseIngestJob, QUEUE_NAMES } from '../jobs/contracts.js';
+import { type BatchAccount, recordedBatchAccount, writeIngestBatch } from '../ingest/write-batch.js';
+import {
+  parseIngestJob,
+  QUEUE_NAMES,
+  type WrittenIngestJob,
+  writtenIngestJobSchema,
+} from '../jobs/contracts.js';
+import type { Logger } from '../logger.js';
 import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
 
 /**
@@ -13,6 +19,8 @@ export function createIngestProcessor(deps: ProcessorDeps) {
   return async (job: Job) => {
     // The runtime's logger already carries the queue name.
     const log = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+    const written = writtenIngestJobSchema.safeParse(job.data);
+    if (written.success) return completeWritten(deps, written.data, log);
     const parsed = parseIngestJob(job.data);
     if (!parsed.success) {
       // Issue paths and messages only: zod messages do not echo input values.
@@ -44,6 +52,13 @@ export function createIngestProcessor(deps: ProcessorDeps) {
         },
         account.alreadyRecorded ? 'ingest batch already recorded' : 'ingest batch written',
       );
+      // Committed: the completed job keeps the batch's identity and counts, not its raw lines.
+      // (Should this fail, BullMQ retries the job, which finds the batch recorded.)
+      await job.updateData({
+        submissionId: payload.submissionId,
+        batchIndex: payload.batchIndex,
+        written: true,
+      } satisfies WrittenIngestJob);
       return account;
     } catch (error) {
       if (error instanceof UnknownSubmissionError) {
@@ -54,6 +69,29 @@ export function createIngestProcessor(deps: ProcessorDeps) {
       throw error;
     }
   };
+}
+
+/** A delivery of a job whose payload was already reduced to its stub: its batch must be recorded. */
+async function completeWritten(
+  deps: ProcessorDeps,
+  batch: WrittenIngestJob,
+  log: Logger,
+): Promise<BatchAccount> {
+  const account = await recordedBatchAccount(deps.db, batch);
+  if (!account) {
+    log.error(
+      { submissionId: batch.submissionId, batchIndex: batch.batchIndex },
+      'written ingest job without a recorded batch',
+    );
+    throw new UnrecoverableError(
+      `ingest job ${batch.submissionId}.${batch.batchIndex} says its batch was written, but no such batch is recorded`,
+    );
+  }
+  log.info(
+    { submissionId: batch.submissionId, batchIndex: batch.batchIndex },
+    'ingest batch already recorded',
+  );
+  return account;
 }
 
 export const ingestProcessor: ProcessorDefinition = {

@@ -122,6 +122,47 @@ describe('ingest through BullMQ', () => {
     expect(failed.failedReason).toMatch(/does not exist/);
   });
 
+  it('leaves no raw line in a completed job: its payload is reduced to the batch, its counts are the return value', async () => {
+    const sent = lines.slice(0, 6);
+    const id = await send(sent, 3, 'reduced-after-write');
+    const done = await waitForSubmission(testDb.db, queue, id, { timeoutMs: 20_000 });
+    expect(done.outcome).toBe('complete');
+    for (const batchIndex of [0, 1]) {
+      const job = await waitForJobState(queue, ingestJobId(id, batchIndex), ['completed']);
+      expect(job.data).toEqual({ submissionId: id, batchIndex, written: true });
+      expect(job.returnvalue).toMatchObject({ submissionId: id, batchIndex, eventCount: 3 });
+    }
+    // Nothing of the lines (patient identifiers included) is left under the job keys.
+    const patientIds = sent.map((line) => (JSON.parse(line) as { patientId: string }).patientId);
+    for (const batchIndex of [0, 1]) {
+      const stored = JSON.stringify(
+        await redis.hgetall(`${config.queuePrefix}:ingest:${ingestJobId(id, batchIndex)}`),
+      );
+      for (const patientId of patientIds) expect(stored).not.toContain(patientId);
+    }
+  });
+
+  it('completes a reduced job delivered again from the recorded batch, and fails one whose batch is not recorded', async () => {
+    const id = await send(lines.slice(0, 2), 2, 'reduced-again');
+    await waitForSubmission(testDb.db, queue, id, { timeoutMs: 20_000 });
+    const again = await queue.add(
+      INGEST_JOB_NAME,
+      { submissionId: id, batchIndex: 0, written: true },
+      { jobId: 'reduced-again-redelivered' },
+    );
+    const completed = await waitForJobState(queue, again.id!, ['completed']);
+    expect(completed.returnvalue).toMatchObject({ submissionId: id, batchIndex: 0, alreadyRecorded: true });
+
+    const orphan = await queue.add(
+      INGEST_JOB_NAME,
+      { submissionId: id, batchIndex: 7, written: true },
+      { jobId: 'reduced-never-written' },
+    );
+    const failed = await waitForJobState(queue, orphan.id!, ['failed']);
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/no such batch is recorded/);
+  });
+
   it('bounds what finished jobs leave in Redis', async () => {
     const job = await queue.getJob(ingestJobId('resend-me', 0));
     expect(job?.opts.removeOnComplete).toEqual({ count: config.jobs.keepCompleted });
