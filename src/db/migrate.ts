@@ -56,8 +56,15 @@ export async function migrateToLatest(
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new DatabaseError(`migration ${failed} failed`, { cause: error });
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    // Kysely can fail before running any migration (e.g. an applied migration whose file is
+    // gone): then no result names one, and the cause is the message.
+    throw new DatabaseError(
+      failed === undefined
+        ? `migrations could not run: ${error instanceof Error ? error.message : String(error)}`
+        : `migration ${failed} failed`,
+      { cause: error },
+    );
   }
   return results ?? [];
 }
