@@ -7,20 +7,12 @@
  * Then re-ingest of the same file (every event a duplicate), and scale-out with 1, 2 and 4 worker
  * processes, each checked: ledger rows = distinct (source, eventId) keys of the file.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config.js';
 import { QUEUE_NAMES } from '../src/jobs/contracts.js';
-import {
-  cohortFile,
-  copyText,
-  EVENTS_PER_PATIENT,
-  type LedgerRow,
-  ledgerRows,
-} from './support/cohort-file.js';
+import { cohortFile, EVENTS_PER_PATIENT, type LedgerRow, ledgerRows } from './support/cohort-file.js';
+import { copyIntoLedger } from './support/copy-into-ledger.js';
 import {
   type BenchDatabase,
   createBenchDatabase,
@@ -56,18 +48,7 @@ async function ceilingLoad(bench: BenchDatabase, rows: LedgerRow[]): Promise<num
   await client.connect();
   try {
     const started = performance.now();
-    await client.query('begin');
-    await client.query(
-      `create temporary table incoming (source text, event_id text, type text, schema_version smallint,
-         patient_key text, occurred_on date, payload jsonb, content_hash text) on commit drop`,
-    );
-    await pipeline(Readable.from(copyText(rows)), client.query(copyFrom('copy incoming from stdin')));
-    await client.query(
-      `insert into events (source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, batch_id)
-       select source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, 'ceiling'
-       from incoming on conflict (source, event_id) do nothing`,
-    );
-    await client.query('commit');
+    await copyIntoLedger(client, rows, 'ceiling');
     return performance.now() - started;
   } finally {
     await client.end();

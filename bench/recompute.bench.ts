@@ -13,15 +13,13 @@
  * copies made in SQL under new patient keys and event ids (generating and pseudonymizing 17M
  * events in Node would take longer than the bench itself); the derivation's work is the same.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sql, type Transaction } from 'kysely';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import { QUEUE_NAMES } from '../src/jobs/contracts.js';
-import { cohortFile, copyText, ledgerRows } from './support/cohort-file.js';
+import { cohortFile, ledgerRows } from './support/cohort-file.js';
+import { copyIntoLedger } from './support/copy-into-ledger.js';
 import {
   type BenchDatabase,
   createBenchDatabase,
@@ -46,20 +44,9 @@ async function loadLedger(bench: BenchDatabase, file: string): Promise<number> {
   const client = new pg.Client({ connectionString: bench.url });
   await client.connect();
   try {
-    await client.query('begin');
-    await client.query(
-      `create temporary table incoming (source text, event_id text, type text, schema_version smallint,
-         patient_key text, occurred_on date, payload jsonb, content_hash text) on commit drop`,
-    );
-    await pipeline(Readable.from(copyText(rows)), client.query(copyFrom('copy incoming from stdin')));
-    const inserted = await client.query(
-      `insert into events (source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, batch_id)
-       select source, event_id, type, schema_version, patient_key, occurred_on, payload, content_hash, 'bench-load'
-       from incoming on conflict (source, event_id) do nothing`,
-    );
-    await client.query('commit');
+    const inserted = await copyIntoLedger(client, rows, 'bench-load');
     await client.query('vacuum analyze events');
-    return inserted.rowCount ?? 0;
+    return inserted;
   } finally {
     await client.end();
   }
