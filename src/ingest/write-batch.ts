@@ -74,30 +74,6 @@ function byKey(a: ValidItem, b: ValidItem): number {
  * Database errors propagate (the job is retried); a missing submission throws
  * UnknownSubmissionError (a poison payload).
  */
-/** The recorded account of a batch already written, or undefined when it was not. */
-export async function recordedBatchAccount(
-  db: Kysely<Database>,
-  batch: { submissionId: string; batchIndex: number },
-): Promise<BatchAccount | undefined> {
-  const batchId = ingestJobId(batch.submissionId, batch.batchIndex);
-  const row = await db
-    .selectFrom('ingest_batches')
-    .select(['event_count', 'accepted', 'duplicate', 'rejected'])
-    .where('id', '=', batchId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    batchId,
-    submissionId: batch.submissionId,
-    batchIndex: batch.batchIndex,
-    eventCount: row.event_count,
-    accepted: row.accepted,
-    duplicate: row.duplicate,
-    rejected: row.rejected,
-    alreadyRecorded: true,
-  };
-}
-
 export async function writeIngestBatch(
   db: Kysely<Database>,
   options: WriteBatchOptions,
@@ -145,16 +121,12 @@ export async function writeIngestBatch(
     );
     const recorded = precheck.rows[0];
     if (recorded && recorded.event_count !== null) {
-      return {
-        batchId,
-        submissionId: job.submissionId,
-        batchIndex: job.batchIndex,
-        eventCount: recorded.event_count,
+      return recordedAccount(job, {
+        event_count: recorded.event_count,
         accepted: recorded.accepted ?? 0,
         duplicate: recorded.duplicate ?? 0,
         rejected: recorded.rejected ?? 0,
-        alreadyRecorded: true,
-      };
+      });
     }
     if (!recorded?.submission_exists) {
       throw new UnknownSubmissionError(`ingest submission ${job.submissionId} does not exist`);
@@ -338,4 +310,34 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
   } finally {
     client.release(broken);
   }
+}
+
+/** The recorded account of a batch already written, or undefined when it was not. */
+export async function recordedBatchAccount(
+  db: Kysely<Database>,
+  batch: { submissionId: string; batchIndex: number },
+): Promise<BatchAccount | undefined> {
+  const row = await db
+    .selectFrom('ingest_batches')
+    .select(['event_count', 'accepted', 'duplicate', 'rejected'])
+    .where('id', '=', ingestJobId(batch.submissionId, batch.batchIndex))
+    .executeTakeFirst();
+  return row && recordedAccount(batch, row);
+}
+
+/** A batch's account as recorded by the delivery that wrote it (nothing written this time). */
+function recordedAccount(
+  batch: { submissionId: string; batchIndex: number },
+  row: { event_count: number; accepted: number; duplicate: number; rejected: number },
+): BatchAccount {
+  return {
+    batchId: ingestJobId(batch.submissionId, batch.batchIndex),
+    submissionId: batch.submissionId,
+    batchIndex: batch.batchIndex,
+    eventCount: row.event_count,
+    accepted: row.accepted,
+    duplicate: row.duplicate,
+    rejected: row.rejected,
+    alreadyRecorded: true,
+  };
 }

@@ -19,10 +19,11 @@ export function createIngestProcessor(deps: ProcessorDeps) {
   return async (job: Job) => {
     // The runtime's logger already carries the queue name.
     const log = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
-    const written = writtenIngestJobSchema.safeParse(job.data);
-    if (written.success) return completeWritten(deps, written.data, log);
     const parsed = parseIngestJob(job.data);
     if (!parsed.success) {
+      // Off the hot path: a job reduced to its stub after its batch was written, delivered again.
+      const written = writtenIngestJobSchema.safeParse(job.data);
+      if (written.success) return completeWritten(deps, written.data, log);
       // Issue paths and messages only: zod messages do not echo input values.
       const summary = parsed.error.issues
         .slice(0, 5)
