@@ -21,7 +21,8 @@ const envSchema = z
       .url({ protocol: /^postgres(ql)?$/ })
       .default('postgres://postgres@127.0.0.1:5432/survflow'),
     // A recompute holds three connections at once: its advisory lock, the transaction writing its
-    // summaries and its progress updates; fewer would make it wait for itself forever.
+    // summaries and its progress updates; fewer would make it wait for itself forever. A full
+    // rebuild's partitions want one each on top (with fewer they take turns).
     DATABASE_POOL_MAX: integer(3, 200).default(10),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     // Braces make the prefix a Redis Cluster hash tag: all keys of all queues land in one slot.
@@ -42,6 +43,10 @@ const envSchema = z
     WORKER_STALLED_INTERVAL_MS: integer(500, 3_600_000).default(30_000),
     WORKER_MAX_STALLED_COUNT: integer(0, 1_000).default(1),
     RECOMPUTE_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(300_000),
+    // A full rebuild (first run, --full, changed parameters) derives the ledger in this many
+    // partitions on as many database connections at once: one core and up to 256 MB of sort
+    // memory each on the database server. 1 derives in one statement.
+    RECOMPUTE_REBUILD_PARTITIONS: integer(1, 64).default(2),
     PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     REJECTED_BODY_KEY: z
       .string()
@@ -114,6 +119,8 @@ export type Config = {
   readonly recompute: {
     /** BullMQ lock of a recompute job: long, because summaries are computed synchronously. */
     readonly lockDurationMs: number;
+    /** Partitions (database connections) a full rebuild of the patient facts derives in at once. */
+    readonly rebuildPartitions: number;
     readonly cron: string;
     readonly timeZone: string;
     /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
@@ -182,6 +189,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     recompute: {
       lockDurationMs: env.RECOMPUTE_LOCK_DURATION_MS,
+      rebuildPartitions: env.RECOMPUTE_REBUILD_PARTITIONS,
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,
       cutoff: env.RECOMPUTE_CUTOFF,

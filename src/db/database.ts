@@ -126,6 +126,10 @@ export interface RunsTable {
   facts_derived: Generated<boolean>;
   facts_mode: 'full' | 'incremental' | null;
   patients_rederived: number | null;
+  /** md5 of what the run's results are computed from (migration 2026-11-26T23-30-00Z). */
+  inputs_fingerprint: string | null;
+  /** The run whose results this run copied (identical inputs), else null. */
+  results_reused_from: string | null;
 }
 
 export interface RunPatientsTable {
@@ -274,6 +278,8 @@ export interface Database {
   /** A view: legacy per-run rows plus the `patient_facts` versions valid in each run. */
   run_patients: RunPatientsTable;
   patient_facts: PatientFactsTable;
+  /** Staging of a full rebuild in partitions (unlogged; migration 2026-11-26T23-45-00Z). */
+  patient_facts_rebuild: PatientFactsTable;
   patient_facts_state: PatientFactsStateTable;
   patient_fact_combinations: PatientFactCombinationsTable;
   run_attrition: RunAttritionTable;

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { PatientFactsTable } from '../db/database.js';
 import { type AnalysisParameters, cycleGroupLabels } from './parameters.js';
 
 /**
@@ -44,8 +45,44 @@ export type DerivationCounts = {
   flagged: number;
 };
 
-/** Which patients a derivation covers: all of the ledger, or those in `touched_patients`. */
-export type DerivationScope = 'all patients' | 'touched patients';
+/** The columns a derivation writes, in the order of its SELECT list. */
+export const DERIVED_COLUMNS = [
+  'valid_from',
+  'patient_key',
+  'registered',
+  'histology',
+  'disease_setting',
+  'diagnosed_on',
+  'time_zero',
+  'death_on',
+  'last_alive_on',
+  'exit_on',
+  'event',
+  'time_months',
+  'radiotherapy',
+  'cycles',
+  'cycle_group',
+  'excluded_at',
+  'exclusion_reason',
+  'analysable',
+  'landmark_eligible',
+  'landmark_exclusion_reason',
+  'landmark_time_months',
+  'landmark_cycles',
+  'landmark_cycle_group',
+  'landmark_radiotherapy',
+  'flags',
+] as const satisfies readonly (keyof PatientFactsTable)[];
+
+/**
+ * Which patients a derivation covers: all of the ledger, those in `touched_patients`, or one of
+ * `partitions` disjoint shares of the ledger's patients (by a hash of the patient key), which
+ * together cover every patient exactly once.
+ */
+export type DerivationScope = 'all patients' | 'touched patients' | { partition: number; partitions: number };
+
+/** Where a derivation writes its rows: the versions, or the full rebuild's staging table. */
+export type DerivationTarget = 'patient_facts' | 'patient_facts_rebuild';
 
 /**
  * The INSERT ... SELECT that derives the per-patient analytic rows as of the cutoff and writes
@@ -57,7 +94,12 @@ export type DerivationScope = 'all patients' | 'touched patients';
  * incremental run costs what changed, not the whole history. (Exported for EXPLAIN in
  * performance work.)
  */
-export function derivationStatement(runNo: string, parameters: AnalysisParameters, scope: DerivationScope) {
+export function derivationStatement(
+  runNo: string,
+  parameters: AnalysisParameters,
+  scope: DerivationScope,
+  target: DerivationTarget = 'patient_facts',
+) {
   const groups = cycleGroupLabels(parameters.cycleGroupBounds);
   const bounded = groups
     .filter((g) => g.upper !== null)
@@ -84,13 +126,16 @@ export function derivationStatement(runNo: string, parameters: AnalysisParameter
       ? sql`touched_patients t
       cross join lateral (select * from events x where x.patient_key = t.patient_key offset 0) e`
       : sql`events e`;
+  // hashtext is deterministic (the same value in every session), so partitions 0..n-1 computed on
+  // separate connections are disjoint and cover every patient; the planner tests this cheap
+  // condition before the costlier ones.
+  const partition =
+    typeof scope === 'object'
+      ? sql`and mod(abs(hashtext(e.patient_key)::bigint), ${scope.partitions}::bigint) = ${scope.partition}::bigint`
+      : sql``;
 
   return sql`
-    insert into patient_facts (
-      valid_from, patient_key, registered, histology, disease_setting, diagnosed_on, time_zero,
-      death_on, last_alive_on, exit_on, event, time_months, radiotherapy, cycles, cycle_group,
-      excluded_at, exclusion_reason, analysable, landmark_eligible, landmark_exclusion_reason,
-      landmark_time_months, landmark_cycles, landmark_cycle_group, landmark_radiotherapy, flags)
+    insert into ${sql.table(target)} (${sql.join(DERIVED_COLUMNS.map((column) => sql.ref(column)))})
     with
     -- The clinical date of each fact (survflow_fact_on, a SQL function the planner inlines): the
     -- date in the payload where the type has one (a death's diedOn, a course's startedOn),
@@ -118,6 +163,7 @@ export function derivationStatement(runNo: string, parameters: AnalysisParameter
       from ${ledger}
       cross join lateral (select survflow_fact_on(e.type, e.payload, e.occurred_on) as fact_on) f
       where e.type <> 'event.retracted'
+        ${partition}
         and f.fact_on <= ${cutoff}::date
         and not exists (
           select 1 from events r

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
-import { derivationStatement } from './derive-cohort.js';
+import { DERIVED_COLUMNS, derivationStatement } from './derive-cohort.js';
 import { readLedgerHighWater } from './ledger-high-water.js';
 import type { AnalysisParameters } from './parameters.js';
 import {
@@ -29,6 +29,8 @@ export type FactsRefresh = {
   throughSeq: string;
   /** Milliseconds per step (for the run's log: where a slow refresh spends its time). */
   ms: Record<string, number>;
+  /** Partitions the derivation ran in (1 for incremental refreshes and single-statement rebuilds). */
+  partitions: number;
 };
 
 /** Runs `step` and records its duration under `name`. */
@@ -51,12 +53,27 @@ export function derivationKey(parameters: AnalysisParameters): string {
   });
 }
 
+export type RefreshOptions = {
+  /** Derive every patient again, whatever changed. */
+  full?: boolean;
+  /**
+   * A full rebuild derives the patients in this many disjoint partitions on as many connections
+   * at once (1: one statement in the refresh's transaction). Incremental refreshes ignore it.
+   */
+  rebuildPartitions?: number;
+};
+
 /**
  * Brings `patient_facts` to the run's cutoff and the current ledger, as versions valid from run
  * `runNo`, in ONE transaction (a failure leaves the previous versions and mark intact):
  *
  * - full rebuild (first run, `full` asked, or changed derivation parameters/rules): every
- *   patient is derived again;
+ *   patient is derived again. With `rebuildPartitions` > 1 the derivation runs as that many
+ *   partitions (by patient-key hash) on their own connections into `patient_facts_rebuild`,
+ *   while the refresh's transaction closes the current versions; the transaction then moves the
+ *   staged rows in. Each partition's snapshot is taken after the high-water mark was read, like
+ *   the single statement's, and every patient is derived from one snapshot, so the rows are the
+ *   same as a single statement's;
  * - incremental: only the touched patients are derived again: those with events received since
  *   the high-water mark of the last refresh, those whose events were retracted since, and, when
  *   the cutoff moved, those with a fact dated between the old and the new cutoff (index
@@ -70,74 +87,133 @@ export async function refreshPatientFacts(
   db: Kysely<Database>,
   run: { id: string; runNo: string },
   parameters: AnalysisParameters,
-  options: { full?: boolean } = {},
+  options: RefreshOptions = {},
 ): Promise<FactsRefresh> {
   const ms: Record<string, number> = {};
   const throughSeq = await timed(ms, 'highWaterMark', () => readLedgerHighWater(db));
   const key = derivationKey(parameters);
-  return db.transaction().execute(async (trx) => {
-    // The derivation sorts the events it reads by patient once; enough memory keeps that sort
-    // off disk for ledgers of a few million events. JIT compilation costs ~0.7 s per statement
-    // and pays back only on long scans, which an incremental refresh never does. Both scoped to
-    // this transaction.
-    await sql`set local work_mem = '256MB'`.execute(trx);
-    const state = await trx.selectFrom('patient_facts_state').selectAll().executeTakeFirst();
-    const reason = options.full
-      ? 'a full rebuild was asked for'
-      : !state
-        ? 'no patient facts yet'
-        : state.derivation_key !== key
-          ? 'the derivation parameters or rules changed'
-          : undefined;
+  // Under the recompute lock nobody else writes the state, so it can be read before the
+  // transaction (which may then overlap with the partitions a full rebuild stages).
+  const state = await db.selectFrom('patient_facts_state').selectAll().executeTakeFirst();
+  const reason = options.full
+    ? 'a full rebuild was asked for'
+    : !state
+      ? 'no patient facts yet'
+      : state.derivation_key !== key
+        ? 'the derivation parameters or rules changed'
+        : undefined;
+  const partitions = reason === undefined ? 1 : Math.max(1, Math.floor(options.rebuildPartitions ?? 1));
+  const staged =
+    partitions > 1
+      ? timed(ms, 'derive', () => stageRebuild(db, run.runNo, parameters, partitions))
+      : undefined;
+  // Awaited inside the transaction (or in `finally` when the transaction fails before that).
+  staged?.catch(() => {});
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // The derivation sorts the events it reads by patient once; enough memory keeps that sort
+      // off disk for ledgers of a few million events. Scoped to this transaction.
+      await sql`set local work_mem = '256MB'`.execute(trx);
+      let rederived: number;
+      if (reason !== undefined) {
+        await timed(ms, 'closeVersions', () =>
+          trx
+            .updateTable('patient_facts')
+            .set({ valid_to: run.runNo })
+            .where('valid_to', 'is', null)
+            .execute(),
+        );
+        if (staged) {
+          await staged;
+          const moved = await timed(ms, 'moveStaged', () =>
+            sql`insert into patient_facts (${DERIVED_COLUMN_LIST})
+              select ${DERIVED_COLUMN_LIST} from patient_facts_rebuild`.execute(trx),
+          );
+          rederived = Number(moved.numAffectedRows ?? 0);
+          await sql`truncate patient_facts_rebuild`.execute(trx);
+        } else {
+          const inserted = await timed(ms, 'derive', () =>
+            derivationStatement(run.runNo, parameters, 'all patients').execute(trx),
+          );
+          rederived = Number(inserted.numAffectedRows ?? 0);
+        }
+        await timed(ms, 'countCombinations', () => recountCombinations(trx));
+      } else if (state) {
+        // JIT compilation costs ~0.7 s per statement and pays back only on long scans, which an
+        // incremental refresh never does.
+        await sql`set local jit = off`.execute(trx);
+        rederived = await refreshTouched(trx, run.runNo, parameters, ms, {
+          fromSeq: state.derived_through_seq,
+          throughSeq,
+          fromCutoff: state.cutoff,
+        });
+      } else {
+        throw new Error('unreachable: no facts state and no full rebuild');
+      }
 
-    let rederived: number;
-    if (reason !== undefined) {
       await trx
-        .updateTable('patient_facts')
-        .set({ valid_to: run.runNo })
-        .where('valid_to', 'is', null)
-        .execute();
-      const inserted = await derivationStatement(run.runNo, parameters, 'all patients').execute(trx);
-      rederived = Number(inserted.numAffectedRows ?? 0);
-      await timed(ms, 'countCombinations', () => recountCombinations(trx));
-    } else if (state) {
-      await sql`set local jit = off`.execute(trx);
-      rederived = await refreshTouched(trx, run.runNo, parameters, ms, {
-        fromSeq: state.derived_through_seq,
-        throughSeq,
-        fromCutoff: state.cutoff,
-      });
-    } else {
-      throw new Error('unreachable: no facts state and no full rebuild');
-    }
-
-    await trx
-      .insertInto('patient_facts_state')
-      .values({
-        id: true,
-        derived_through_seq: throughSeq,
-        cutoff: parameters.cutoff,
-        derivation_key: key,
-        run_no: run.runNo,
-      })
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet({
+        .insertInto('patient_facts_state')
+        .values({
+          id: true,
           derived_through_seq: throughSeq,
           cutoff: parameters.cutoff,
           derivation_key: key,
           run_no: run.runNo,
-          updated_at: sql`now()`,
-        }),
-      )
-      .execute();
-    const mode: FactsMode = reason === undefined ? 'incremental' : 'full';
-    await trx
-      .updateTable('runs')
-      .set({ facts_derived: true, facts_mode: mode, patients_rederived: rederived })
-      .where('id', '=', run.id)
-      .execute();
-    return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq, ms };
-  });
+        })
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet({
+            derived_through_seq: throughSeq,
+            cutoff: parameters.cutoff,
+            derivation_key: key,
+            run_no: run.runNo,
+            updated_at: sql`now()`,
+          }),
+        )
+        .execute();
+      const mode: FactsMode = reason === undefined ? 'incremental' : 'full';
+      await trx
+        .updateTable('runs')
+        .set({ facts_mode: mode, facts_derived: true, patients_rederived: rederived })
+        .where('id', '=', run.id)
+        .execute();
+      return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq, ms, partitions };
+    });
+  } finally {
+    // Never return (and release the recompute lock) while a partition is still writing.
+    if (staged) await Promise.allSettled([staged]);
+  }
+}
+
+const DERIVED_COLUMN_LIST = sql.join(DERIVED_COLUMNS.map((column) => sql.ref(column)));
+
+/**
+ * Derives every patient into `patient_facts_rebuild`, `partitions` disjoint shares at once, each
+ * on its own connection and committed there (the staging table is only read by the rebuild that
+ * fills it). Waits for every partition before reporting the first failure.
+ */
+async function stageRebuild(
+  db: Kysely<Database>,
+  runNo: string,
+  parameters: AnalysisParameters,
+  partitions: number,
+): Promise<void> {
+  // Left over by a rebuild that failed after staging (an unlogged table is also emptied by a crash).
+  await sql`truncate patient_facts_rebuild`.execute(db);
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: partitions }, (_, partition) =>
+      db.transaction().execute(async (trx) => {
+        await sql`set local work_mem = '256MB'`.execute(trx);
+        await derivationStatement(
+          runNo,
+          parameters,
+          { partition, partitions },
+          'patient_facts_rebuild',
+        ).execute(trx);
+      }),
+    ),
+  );
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 async function refreshTouched(

@@ -9,6 +9,7 @@ import { attritionFrom, countsFrom, storeAttrition } from './attrition.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
 import { loadCurrentCombinations } from './patient-combinations.js';
 import { refreshPatientFacts } from './patient-facts.js';
+import { copyResults, inputsFingerprint, latestRunWithInputs } from './reuse-results.js';
 import {
   abandonStaleRuns,
   failRun,
@@ -16,6 +17,7 @@ import {
   publishRun,
   type RunRequest,
   recordCounts,
+  recordInputsFingerprint,
   setStage,
   storeResults,
 } from './run-store.js';
@@ -96,35 +98,33 @@ async function runLocked(
   };
   try {
     await stage('deriving cohort');
-    const refresh = await refreshPatientFacts(db, run, parameters, { full: request.full === true });
+    const refresh = await refreshPatientFacts(db, run, parameters, {
+      full: request.full === true,
+      rebuildPartitions: config.recompute.rebuildPartitions,
+    });
     log.info(refresh, 'patient facts refreshed');
     await stage('counting attrition');
-    // The run holds the recompute lock, so the current combinations are exactly its patients'.
-    const combinations = await loadCurrentCombinations(db);
-    const counts = countsFrom(combinations);
-    await recordCounts(db, runId, counts);
-    log.info(counts, 'cohort derived');
-    await storeAttrition(db, runId, attritionFrom(combinations, parameters.landmarkMonths));
-
-    await stage('summarizing', { patientsDone: counts.analysed, patientsTotal: counts.analysed });
-    const columns = survivalColumnsByGrouping(
-      combinations.filter((c) => c.analysable),
-      parameters,
-    );
-    const stored = await storeResults(db, runId, async (write) => {
-      for (const results of summarizeGroupings(columns, parameters)) {
-        log.info({ stage: 'summarizing', grouping: results.grouping }, 'summarized grouping');
-        write(results);
-        // Lets the grouping's rows go out (and the job's lock be renewed) before the next one.
-        await yieldToEventLoop();
-      }
-      await stage('writing summaries');
-    });
+    const fingerprint = await inputsFingerprint(db, parameters);
+    await recordInputsFingerprint(db, runId, fingerprint);
+    // Nothing a run's results are computed from changed since the latest published run (the
+    // same combinations, parameters and cutoff): its results are copied, not computed again. A
+    // full run (`--full`) always computes.
+    const reusable = request.full === true ? undefined : await latestRunWithInputs(db, fingerprint);
+    if (reusable !== undefined) {
+      await stage('copying results');
+      const copied = await copyResults(db, runId, reusable);
+      log.info(
+        { reusedFrom: reusable, ...copied },
+        'inputs identical to the latest published run: results copied',
+      );
+    } else {
+      await computeResults(db, runId, parameters, log, stage);
+    }
     await options.beforePublish?.(runId);
 
     await stage('publishing');
     await publishRun(db, runId);
-    log.info(stored, 'run published');
+    log.info('run published');
     options.onProgress?.({ runId, stage: 'published' });
     return { runId, cutoff: parameters.cutoff, parameters };
   } catch (error) {
@@ -134,4 +134,36 @@ async function runLocked(
     );
     throw error;
   }
+}
+
+/** Counts, attrition, summaries and tests computed from the current patient combinations. */
+async function computeResults(
+  db: Kysely<Database>,
+  runId: string,
+  parameters: AnalysisParameters,
+  log: Logger,
+  stage: (name: string, extra?: Omit<RecomputeProgress, 'runId' | 'stage'>) => Promise<void>,
+): Promise<void> {
+  // The run holds the recompute lock, so the current combinations are exactly its patients'.
+  const combinations = await loadCurrentCombinations(db);
+  const counts = countsFrom(combinations);
+  await recordCounts(db, runId, counts);
+  log.info(counts, 'cohort derived');
+  await storeAttrition(db, runId, attritionFrom(combinations, parameters.landmarkMonths));
+
+  await stage('summarizing', { patientsDone: counts.analysed, patientsTotal: counts.analysed });
+  const columns = survivalColumnsByGrouping(
+    combinations.filter((c) => c.analysable),
+    parameters,
+  );
+  const stored = await storeResults(db, runId, async (write) => {
+    for (const results of summarizeGroupings(columns, parameters)) {
+      log.info({ stage: 'summarizing', grouping: results.grouping }, 'summarized grouping');
+      write(results);
+      // Lets the grouping's rows go out (and the job's lock be renewed) before the next one.
+      await yieldToEventLoop();
+    }
+    await stage('writing summaries');
+  });
+  log.info(stored, 'results computed');
 }

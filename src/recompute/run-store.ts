@@ -82,6 +82,15 @@ export async function recordCounts(
     .execute();
 }
 
+/** What the run's results are computed from (see reuse-results.ts). */
+export async function recordInputsFingerprint(
+  db: Kysely<Database>,
+  runId: string,
+  fingerprint: string,
+): Promise<void> {
+  await db.updateTable('runs').set({ inputs_fingerprint: fingerprint }).where('id', '=', runId).execute();
+}
+
 const at = (summary: { survival: { time: number; surv: number }[] }, time: number) =>
   summary.survival.find((s) => s.time === time)?.surv ?? null;
 

@@ -29,7 +29,9 @@ const logger = createLogger('silent');
 beforeAll(async () => {
   [incremental, reference] = await Promise.all([createTestDatabase(), createTestDatabase()]);
   config = testConfig({ databaseUrl: incremental.url });
-  referenceConfig = testConfig({ databaseUrl: reference.url });
+  // The reference's full runs derive in three partitions (the incremental database's first run,
+  // also full, in the default two): every comparison below is also one of partitioned rebuilds.
+  referenceConfig = testConfig({ databaseUrl: reference.url, env: { RECOMPUTE_REBUILD_PARTITIONS: '3' } });
 });
 afterAll(async () => {
   await incremental?.close();
@@ -270,6 +272,100 @@ describe('incremental patient facts', () => {
     );
     expect(await loadCurrentCombinations(incremental.db)).toEqual(
       await loadPatientCombinations(incremental.db, repaired.runId),
+    );
+  });
+
+  it('a full rebuild in partitions writes exactly the rows of one statement', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    const random = seededRandom(7);
+    const events = syntheticCohort(80, 17).flatMap(patientEvents);
+    // Retractions, one of them naming another patient than its target's.
+    const targets = events.filter((e) => e.type !== 'patient.registered').filter(() => random() < 0.03);
+    const retractions = targets.map((t, i) =>
+      retraction(t.source, i === 0 ? 'someone-else' : t.patientId, t.eventId, '2024-01-01'),
+    );
+    await insertLedgerEvents(incremental.db, config, [...events, ...retractions]);
+    const withPartitions = (partitions: number) => ({
+      ...config,
+      recompute: { ...config.recompute, rebuildPartitions: partitions },
+    });
+    const rows: Awaited<ReturnType<typeof patientRows>>[] = [];
+    for (const partitions of [1, 2, 5]) {
+      const run = await runRecompute(
+        incremental.db,
+        withPartitions(partitions),
+        { cutoff: '2024-06-30', trigger: 'test', full: true },
+        { logger },
+      );
+      const row = await incremental.db
+        .selectFrom('runs')
+        .select(['facts_mode', 'patients_rederived'])
+        .where('id', '=', run.runId)
+        .executeTakeFirstOrThrow();
+      expect(row).toEqual({ facts_mode: 'full', patients_rederived: 80 });
+      rows.push(await patientRows(incremental.db, run.runId));
+      expect(await loadCurrentCombinations(incremental.db)).toEqual(
+        await loadPatientCombinations(incremental.db, run.runId),
+      );
+    }
+    expect(rows[0]?.length).toBe(80);
+    expect(rows[1]).toEqual(rows[0]);
+    expect(rows[2]).toEqual(rows[0]);
+    const { rows: staged } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from patient_facts_rebuild`.execute(incremental.db);
+    expect(staged).toEqual([{ n: 0 }]);
+  });
+
+  it('a partitioned rebuild that fails leaves the previous versions and counts as they were', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    await insertLedgerEvents(incremental.db, config, syntheticCohort(30, 8).flatMap(patientEvents));
+    const first = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    const versions = async () =>
+      (
+        await sql<{
+          v: string;
+        }>`select count(*)::text || '/' || count(*) filter (where valid_to is null)::text as v
+        from patient_facts`.execute(incremental.db)
+      ).rows[0]?.v;
+    const before = {
+      versions: await versions(),
+      combinations: await loadCurrentCombinations(incremental.db),
+    };
+    // Every staged row now violates a constraint: each partition fails after deriving.
+    await sql`alter table patient_facts_rebuild add constraint zz_fail check (patient_key is null)`.execute(
+      incremental.db,
+    );
+    try {
+      await expect(
+        runRecompute(
+          incremental.db,
+          config,
+          { cutoff: '2024-06-30', trigger: 'test', full: true },
+          { logger },
+        ),
+      ).rejects.toThrow(/zz_fail/);
+    } finally {
+      await sql`alter table patient_facts_rebuild drop constraint zz_fail`.execute(incremental.db);
+    }
+    expect(await versions()).toBe(before.versions);
+    expect(await loadCurrentCombinations(incremental.db)).toEqual(before.combinations);
+    const latest = await incremental.db.selectFrom('latest_run').select('id').executeTakeFirst();
+    expect(latest?.id).toBe(first.runId);
+    // The next rebuild starts from an empty staging table and publishes.
+    const again = await runRecompute(
+      incremental.db,
+      config,
+      { cutoff: '2024-06-30', trigger: 'test', full: true },
+      { logger },
+    );
+    expect(await patientRows(incremental.db, again.runId)).toEqual(
+      await patientRows(incremental.db, first.runId),
     );
   });
 
