@@ -144,26 +144,42 @@ async function computeResults(
   log: Logger,
   stage: (name: string, extra?: Omit<RecomputeProgress, 'runId' | 'stage'>) => Promise<void>,
 ): Promise<void> {
+  // Milliseconds per step, logged with the result (where a slow run spends its time).
+  const ms: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    ms[name] = Math.round(now - mark);
+    mark = now;
+  };
   // The run holds the recompute lock, so the current combinations are exactly its patients'.
   const combinations = await loadCurrentCombinations(db);
+  lap('loadCombinations');
   const counts = countsFrom(combinations);
   await recordCounts(db, runId, counts);
   log.info(counts, 'cohort derived');
   await storeAttrition(db, runId, attritionFrom(combinations, parameters.landmarkMonths));
+  lap('attrition');
 
   await stage('summarizing', { patientsDone: counts.analysed, patientsTotal: counts.analysed });
   const columns = survivalColumnsByGrouping(
     combinations.filter((c) => c.analysable),
     parameters,
   );
+  let summarizeMs = 0;
   const stored = await storeResults(db, runId, async (write) => {
     for (const results of summarizeGroupings(columns, parameters)) {
       log.info({ stage: 'summarizing', grouping: results.grouping }, 'summarized grouping');
       write(results);
+      summarizeMs += performance.now() - mark;
       // Lets the grouping's rows go out (and the job's lock be renewed) before the next one.
       await yieldToEventLoop();
+      mark = performance.now();
     }
     await stage('writing summaries');
+    mark = performance.now();
   });
-  log.info(stored, 'results computed');
+  lap('writeWait');
+  ms.summarize = Math.round(summarizeMs);
+  log.info({ ...stored, ms }, 'results computed');
 }
