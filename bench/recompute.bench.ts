@@ -91,9 +91,11 @@ async function lastRun(bench: BenchDatabase) {
     analysed: number | null;
     mode: string | null;
     rederived: number | null;
+    reused: boolean;
   }>`
     select (extract(epoch from coalesce(published_at, finished_at) - started_at) * 1000)::float8 as ms,
-           status, patients_analysed as analysed, facts_mode as mode, patients_rederived as rederived
+           status, patients_analysed as analysed, facts_mode as mode, patients_rederived as rederived,
+           results_reused_from is not null as reused
     from runs order by run_no desc limit 1`.execute(bench.db);
   return rows[0]!;
 }
@@ -170,6 +172,7 @@ function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase)
         const full: number[] = [];
         const nightly: number[] = [];
         const unchanged: number[] = [];
+        const copied: boolean[] = [];
         const rederived: number[] = [];
         const added: number[] = [];
         let analysed = 0;
@@ -200,6 +203,7 @@ function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase)
             );
             const same = await recompute(day);
             unchanged.push(same.ms);
+            copied.push(same.reused);
           }
         } finally {
           rss = workers.peakRssMb();
@@ -239,7 +243,11 @@ function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase)
           row(
             'run with nothing new (same cutoff)',
             unchanged,
-            `no patient derived again; summaries recomputed and published${plannedNote}`,
+            `no patient derived again; ${
+              copied.every(Boolean)
+                ? 'results copied from the previous run (identical inputs)'
+                : `results computed again in ${copied.filter((c) => !c).length} of ${copied.length} runs`
+            }; published${plannedNote}`,
           ),
         ];
       } finally {

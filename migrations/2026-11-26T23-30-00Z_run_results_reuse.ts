@@ -7,7 +7,8 @@ import { type Kysely, sql } from 'kysely';
  *
  * - `inputs_fingerprint`: md5 over everything a run's counts, attrition, summaries and tests are
  *   computed from; null on runs from before this migration (they are never reused from).
- * - `results_reused_from`: the run whose results were copied, or null when they were computed.
+ * - `results_reused_from`: the run whose results were copied, or null when they were computed
+ *   (set to null when that run is deleted: the copy stands on its own).
  *
  * The view `latest_run` (`select * from runs ...`, whose column list PostgreSQL fixed when it was
  * created) is replaced with the same definition so it shows the two new columns too; `create or
@@ -22,7 +23,9 @@ const LATEST_RUN = sql`
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`alter table runs add column inputs_fingerprint text`.execute(db);
-  await sql`alter table runs add column results_reused_from text references runs (id)`.execute(db);
+  await sql`alter table runs add column results_reused_from text references runs (id) on delete set null`.execute(
+    db,
+  );
   await LATEST_RUN.execute(db);
 }
 

@@ -46,3 +46,8 @@ export class UnknownSubmissionError extends SurvflowError {
 export class FactsDriftError extends SurvflowError {
   override name = 'FactsDriftError';
 }
+
+/** A recompute holds the recompute lock, and the operation asked for must not run beside it. */
+export class RecomputeBusyError extends SurvflowError {
+  override name = 'RecomputeBusyError';
+}

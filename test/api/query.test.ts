@@ -48,6 +48,7 @@ describe('query routes: runs, summaries (JSON and CSV), recompute; rate limit; r
       id: runId,
       status: 'published',
       counts: { patientsAnalysed: 40 },
+      resultsReusedFrom: null,
     });
     expect((await get('/v1/runs/00000000-0000-0000-0000-000000000000')).status).toBe(404);
     expect((await get('/v1/runs/not-a-number')).status).toBe(404);

@@ -103,6 +103,16 @@ describe('a run whose inputs did not change copies the latest published run resu
     expect(await results(changed.runId)).not.toEqual(await results(full.runId));
   });
 
+  it('a copy outlives the run it came from (pruning history deletes old runs)', async () => {
+    const first = await recompute('2024-06-30');
+    const second = await recompute('2024-06-30');
+    const copied = await results(second.runId);
+    await testDb.db.deleteFrom('runs').where('id', '=', first.runId).execute();
+    expect(await results(first.runId)).toEqual([]);
+    expect((await run(second.runId)).results_reused_from).toBeNull();
+    expect(await results(second.runId)).toEqual(copied);
+  });
+
   it('reuses only the latest published run: a failed run in between changes nothing', async () => {
     const first = await recompute('2024-06-30');
     await expect(

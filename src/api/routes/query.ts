@@ -30,6 +30,8 @@ const runSchema = z.object({
     patientsFlagged: z.number().nullable(),
   }),
   parameters: z.record(z.string(), z.unknown()),
+  /** The run whose results this run copied because their inputs were identical, else null. */
+  resultsReusedFrom: z.string().nullable(),
   error: z.string().nullable(),
 });
 
@@ -53,6 +55,7 @@ function runView(run: RunRow): z.infer<typeof runSchema> {
       patientsFlagged: run.patients_flagged,
     },
     parameters: run.parameters,
+    resultsReusedFrom: run.results_reused_from,
     error: run.error,
   };
 }

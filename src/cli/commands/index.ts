@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   api: async () => (await import('./api.js')).registerApi,
   sources: async () => (await import('./sources.js')).registerSources,
   rejected: async () => (await import('./rejected.js')).registerRejected,
+  prune: async () => (await import('./prune.js')).registerPrune,
 };
 
 /**
