@@ -43,10 +43,14 @@ const envSchema = z
     WORKER_STALLED_INTERVAL_MS: integer(500, 3_600_000).default(30_000),
     WORKER_MAX_STALLED_COUNT: integer(0, 1_000).default(1),
     RECOMPUTE_LOCK_DURATION_MS: integer(1_000, 3_600_000).default(300_000),
-    // A full rebuild (first run, --full, changed parameters) derives the ledger in this many
+    // A derivation of many patients (a full rebuild: first run, --full, changed parameters; or
+    // an incremental refresh of at least RECOMPUTE_PARTITION_MIN_PATIENTS) runs in this many
     // partitions on as many database connections at once: one core and up to 256 MB of sort
     // memory each on the database server. 1 derives in one statement.
-    RECOMPUTE_REBUILD_PARTITIONS: integer(1, 64).default(2),
+    RECOMPUTE_DERIVE_PARTITIONS: integer(1, 64).default(2),
+    // Below this many touched patients an incremental refresh derives in one statement (the
+    // partitions' extra round trips and staging cost more than they save).
+    RECOMPUTE_PARTITION_MIN_PATIENTS: integer(1, 100_000_000).default(500),
     PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     REJECTED_BODY_KEY: z
       .string()
@@ -119,8 +123,10 @@ export type Config = {
   readonly recompute: {
     /** BullMQ lock of a recompute job: long, because summaries are computed synchronously. */
     readonly lockDurationMs: number;
-    /** Partitions (database connections) a full rebuild of the patient facts derives in at once. */
-    readonly rebuildPartitions: number;
+    /** Partitions (database connections) a derivation of many patients runs in at once. */
+    readonly derivePartitions: number;
+    /** Touched patients from which an incremental refresh derives in partitions. */
+    readonly partitionMinPatients: number;
     readonly cron: string;
     readonly timeZone: string;
     /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
@@ -189,7 +195,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     recompute: {
       lockDurationMs: env.RECOMPUTE_LOCK_DURATION_MS,
-      rebuildPartitions: env.RECOMPUTE_REBUILD_PARTITIONS,
+      derivePartitions: env.RECOMPUTE_DERIVE_PARTITIONS,
+      partitionMinPatients: env.RECOMPUTE_PARTITION_MIN_PATIENTS,
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,
       cutoff: env.RECOMPUTE_CUTOFF,

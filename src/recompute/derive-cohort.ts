@@ -75,11 +75,17 @@ export const DERIVED_COLUMNS = [
 ] as const satisfies readonly (keyof PatientFactsTable)[];
 
 /**
- * Which patients a derivation covers: all of the ledger, those in `touched_patients`, or one of
- * `partitions` disjoint shares of the ledger's patients (by a hash of the patient key), which
- * together cover every patient exactly once.
+ * Which patients a derivation covers: all of the ledger, those in `touched_patients` (a
+ * temporary table of the deriving session), one of `partitions` disjoint shares of the ledger's
+ * patients (by a hash of the patient key), which together cover every patient exactly once, or
+ * the patients whose keys are given (a share of the touched patients, derived on another
+ * connection).
  */
-export type DerivationScope = 'all patients' | 'touched patients' | { partition: number; partitions: number };
+export type DerivationScope =
+  | 'all patients'
+  | 'touched patients'
+  | { partition: number; partitions: number }
+  | { patientKeys: readonly string[] };
 
 /** Where a derivation writes its rows: the versions, or the full rebuild's staging table. */
 export type DerivationTarget = 'patient_facts' | 'patient_facts_rebuild';
@@ -121,16 +127,18 @@ export function derivationStatement(
   // LATERAL subquery behind OFFSET 0 (which keeps the planner from flattening it into a join)
   // can only be a nested loop, whereas a plain join or IN can be planned as a hash join over a
   // sequential scan of the whole ledger when the planner misjudges how many events a patient has.
+  const byPatient = sql`cross join lateral (select * from events x where x.patient_key = t.patient_key offset 0) e`;
   const ledger =
     scope === 'touched patients'
-      ? sql`touched_patients t
-      cross join lateral (select * from events x where x.patient_key = t.patient_key offset 0) e`
-      : sql`events e`;
+      ? sql`touched_patients t ${byPatient}`
+      : typeof scope === 'object' && 'patientKeys' in scope
+        ? sql`unnest(${scope.patientKeys}::text[]) as t (patient_key) ${byPatient}`
+        : sql`events e`;
   // hashtext is deterministic (the same value in every session), so partitions 0..n-1 computed on
   // separate connections are disjoint and cover every patient; the planner tests this cheap
   // condition before the costlier ones.
   const partition =
-    typeof scope === 'object'
+    typeof scope === 'object' && 'partitions' in scope
       ? sql`and mod(abs(hashtext(e.patient_key)::bigint), ${scope.partitions}::bigint) = ${scope.partition}::bigint`
       : sql``;
 

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
-import { DERIVED_COLUMNS, derivationStatement } from './derive-cohort.js';
+import { DERIVED_COLUMNS, type DerivationScope, derivationStatement } from './derive-cohort.js';
 import { readLedgerHighWater } from './ledger-high-water.js';
 import type { AnalysisParameters } from './parameters.js';
 import {
@@ -57,10 +57,12 @@ export type RefreshOptions = {
   /** Derive every patient again, whatever changed. */
   full?: boolean;
   /**
-   * A full rebuild derives the patients in this many disjoint partitions on as many connections
-   * at once (1: one statement in the refresh's transaction). Incremental refreshes ignore it.
+   * A full rebuild, and an incremental refresh of at least `partitionMinPatients` touched
+   * patients, derive in this many disjoint partitions on as many connections at once (1: one
+   * statement in the refresh's transaction).
    */
-  rebuildPartitions?: number;
+  derivePartitions?: number;
+  partitionMinPatients?: number;
 };
 
 /**
@@ -68,7 +70,7 @@ export type RefreshOptions = {
  * `runNo`, in ONE transaction (a failure leaves the previous versions and mark intact):
  *
  * - full rebuild (first run, `full` asked, or changed derivation parameters/rules): every
- *   patient is derived again. With `rebuildPartitions` > 1 the derivation runs as that many
+ *   patient is derived again. With `derivePartitions` > 1 the derivation runs as that many
  *   partitions (by patient-key hash) on their own connections into `patient_facts_rebuild`,
  *   while the refresh's transaction closes the current versions; the transaction then moves the
  *   staged rows in. Each partition's snapshot is taken after the high-water mark was read, like
@@ -79,7 +81,8 @@ export type RefreshOptions = {
  *   the cutoff moved, those with a fact dated between the old and the new cutoff (index
  *   `events_fact_on_idx`). Every other patient's row is, by construction, what a full
  *   derivation would give: it depends only on the patient's own live events dated on or before
- *   the cutoff, none of which changed.
+ *   the cutoff, none of which changed. Many touched patients are derived in partitions the same
+ *   way (shares of the touched list, sent by value), while the transaction closes their versions.
  *
  * Runs are serialized by the recompute lock, so versions are written by one run at a time.
  */
@@ -102,10 +105,17 @@ export async function refreshPatientFacts(
       : state.derivation_key !== key
         ? 'the derivation parameters or rules changed'
         : undefined;
-  const partitions = reason === undefined ? 1 : Math.max(1, Math.floor(options.rebuildPartitions ?? 1));
+  const partitions = reason === undefined ? 1 : Math.max(1, Math.floor(options.derivePartitions ?? 1));
   const staged =
     partitions > 1
-      ? timed(ms, 'derive', () => stageRebuild(db, run.runNo, parameters, partitions))
+      ? timed(ms, 'derive', () =>
+          stageDerivation(
+            db,
+            run.runNo,
+            parameters,
+            Array.from({ length: partitions }, (_, partition) => ({ partition, partitions })),
+          ),
+        )
       : undefined;
   // Awaited inside the transaction (or in `finally` when the transaction fails before that).
   staged?.catch(() => {});
@@ -115,6 +125,7 @@ export async function refreshPatientFacts(
       // off disk for ledgers of a few million events. Scoped to this transaction.
       await sql`set local work_mem = '256MB'`.execute(trx);
       let rederived: number;
+      let partitionsUsed = partitions;
       if (reason !== undefined) {
         await timed(ms, 'closeVersions', () =>
           trx
@@ -125,12 +136,7 @@ export async function refreshPatientFacts(
         );
         if (staged) {
           await staged;
-          const moved = await timed(ms, 'moveStaged', () =>
-            sql`insert into patient_facts (${DERIVED_COLUMN_LIST})
-              select ${DERIVED_COLUMN_LIST} from patient_facts_rebuild`.execute(trx),
-          );
-          rederived = Number(moved.numAffectedRows ?? 0);
-          await sql`truncate patient_facts_rebuild`.execute(trx);
+          rederived = await timed(ms, 'moveStaged', () => moveStaged(trx));
         } else {
           const inserted = await timed(ms, 'derive', () =>
             derivationStatement(run.runNo, parameters, 'all patients').execute(trx),
@@ -142,11 +148,20 @@ export async function refreshPatientFacts(
         // JIT compilation costs ~0.7 s per statement and pays back only on long scans, which an
         // incremental refresh never does.
         await sql`set local jit = off`.execute(trx);
-        rederived = await refreshTouched(trx, run.runNo, parameters, ms, {
-          fromSeq: state.derived_through_seq,
-          throughSeq,
-          fromCutoff: state.cutoff,
-        });
+        ({ rederived, partitions: partitionsUsed } = await refreshTouched(
+          db,
+          trx,
+          run.runNo,
+          parameters,
+          ms,
+          {
+            fromSeq: state.derived_through_seq,
+            throughSeq,
+            fromCutoff: state.cutoff,
+            partitions: Math.max(1, Math.floor(options.derivePartitions ?? 1)),
+            partitionMinPatients: options.partitionMinPatients ?? 500,
+          },
+        ));
       } else {
         throw new Error('unreachable: no facts state and no full rebuild');
       }
@@ -176,7 +191,14 @@ export async function refreshPatientFacts(
         .set({ facts_mode: mode, facts_derived: true, patients_rederived: rederived })
         .where('id', '=', run.id)
         .execute();
-      return { mode, ...(reason === undefined ? {} : { reason }), rederived, throughSeq, ms, partitions };
+      return {
+        mode,
+        ...(reason === undefined ? {} : { reason }),
+        rederived,
+        throughSeq,
+        ms,
+        partitions: partitionsUsed,
+      };
     });
   } finally {
     // Never return (and release the recompute lock) while a partition is still writing.
@@ -187,28 +209,25 @@ export async function refreshPatientFacts(
 const DERIVED_COLUMN_LIST = sql.join(DERIVED_COLUMNS.map((column) => sql.ref(column)));
 
 /**
- * Derives every patient into `patient_facts_rebuild`, `partitions` disjoint shares at once, each
- * on its own connection and committed there (the staging table is only read by the rebuild that
- * fills it). Waits for every partition before reporting the first failure.
+ * Derives the patients of each scope into `patient_facts_rebuild`, all scopes at once, each on
+ * its own connection and committed there (the staging table is only read by the refresh that
+ * fills it, under the recompute lock). Waits for every scope before reporting the first failure.
  */
-async function stageRebuild(
+async function stageDerivation(
   db: Kysely<Database>,
   runNo: string,
   parameters: AnalysisParameters,
-  partitions: number,
+  scopes: readonly DerivationScope[],
+  options: { jit?: boolean } = {},
 ): Promise<void> {
-  // Left over by a rebuild that failed after staging (an unlogged table is also emptied by a crash).
+  // Left over by a refresh that failed after staging (an unlogged table is also emptied by a crash).
   await sql`truncate patient_facts_rebuild`.execute(db);
   const outcomes = await Promise.allSettled(
-    Array.from({ length: partitions }, (_, partition) =>
+    scopes.map((scope) =>
       db.transaction().execute(async (trx) => {
         await sql`set local work_mem = '256MB'`.execute(trx);
-        await derivationStatement(
-          runNo,
-          parameters,
-          { partition, partitions },
-          'patient_facts_rebuild',
-        ).execute(trx);
+        if (options.jit === false) await sql`set local jit = off`.execute(trx);
+        await derivationStatement(runNo, parameters, scope, 'patient_facts_rebuild').execute(trx);
       }),
     ),
   );
@@ -216,13 +235,33 @@ async function stageRebuild(
   if (failed) throw failed.reason;
 }
 
+/**
+ * Moves the staged rows into `patient_facts` (in the refresh's transaction, so they appear with
+ * the closing of the versions they replace) and empties the staging table. With `sign`, the
+ * moved rows are recorded as combination changes.
+ */
+async function moveStaged(trx: Transaction<Database>, sign?: 1): Promise<number> {
+  const insert = sql`insert into patient_facts (${DERIVED_COLUMN_LIST})
+    select ${DERIVED_COLUMN_LIST} from patient_facts_rebuild`;
+  const moved = await (sign === undefined ? insert : recordingCombinationChanges(insert, sign)).execute(trx);
+  await sql`truncate patient_facts_rebuild`.execute(trx);
+  return Number(moved.numAffectedRows ?? 0);
+}
+
 async function refreshTouched(
+  db: Kysely<Database>,
   trx: Transaction<Database>,
   runNo: string,
   parameters: AnalysisParameters,
   ms: Record<string, number>,
-  since: { fromSeq: string; throughSeq: string; fromCutoff: string },
-): Promise<number> {
+  since: {
+    fromSeq: string;
+    throughSeq: string;
+    fromCutoff: string;
+    partitions: number;
+    partitionMinPatients: number;
+  },
+): Promise<{ rederived: number; partitions: number }> {
   await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
     trx,
   );
@@ -249,20 +288,51 @@ async function refreshTouched(
   // A temporary table has no statistics until analyzed: without them the planner guesses its
   // size and may scan the whole ledger instead of looking the touched patients up by index.
   await timed(ms, 'analyzeTouched', () => sql`analyze touched_patients`.execute(trx));
+  const { rows: touched } = await sql<{ patient_key: string }>`
+    select patient_key from touched_patients`.execute(trx);
   await beginCombinationChanges(trx);
-  await timed(ms, 'closeVersions', () =>
-    recordingCombinationChanges(
-      // `= any(array(...))`: one index probe per touched patient (patient_facts_current_idx),
-      // where `in (select ...)` may be planned as a scan of every version.
-      sql`update patient_facts set valid_to = ${runNo}::bigint
-        where valid_to is null and patient_key = any(array(select patient_key from touched_patients))`,
-      -1,
-    ).execute(trx),
-  );
+  const closeVersions = () =>
+    timed(ms, 'closeVersions', () =>
+      recordingCombinationChanges(
+        // `= any(array(...))`: one index probe per touched patient (patient_facts_current_idx),
+        // where `in (select ...)` may be planned as a scan of every version.
+        sql`update patient_facts set valid_to = ${runNo}::bigint
+          where valid_to is null and patient_key = any(array(select patient_key from touched_patients))`,
+        -1,
+      ).execute(trx),
+    );
+
+  if (since.partitions > 1 && touched.length >= since.partitionMinPatients) {
+    // Each partition gets its share of the keys by value (the temporary table is this session's
+    // alone); together the shares are exactly the patients whose versions this transaction closes.
+    const shares = Array.from({ length: since.partitions }, (_, share) =>
+      touched.filter((_row, i) => i % since.partitions === share).map((row) => row.patient_key),
+    );
+    const staged = timed(ms, 'derive', () =>
+      stageDerivation(
+        db,
+        runNo,
+        parameters,
+        shares.map((patientKeys) => ({ patientKeys })),
+        { jit: false },
+      ),
+    );
+    staged.catch(() => {});
+    try {
+      await closeVersions();
+      await staged;
+    } finally {
+      await Promise.allSettled([staged]);
+    }
+    await timed(ms, 'moveStaged', () => moveStaged(trx, 1));
+    await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+    return { rederived: touched.length, partitions: since.partitions };
+  }
+
+  await closeVersions();
   await timed(ms, 'derive', () =>
     recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
   );
   await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-  const { rows } = await sql<{ n: string }>`select count(*)::text as n from touched_patients`.execute(trx);
-  return Number(rows[0]?.n ?? 0);
+  return { rederived: touched.length, partitions: 1 };
 }

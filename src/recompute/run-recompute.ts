@@ -100,7 +100,8 @@ async function runLocked(
     await stage('deriving cohort');
     const refresh = await refreshPatientFacts(db, run, parameters, {
       full: request.full === true,
-      rebuildPartitions: config.recompute.rebuildPartitions,
+      derivePartitions: config.recompute.derivePartitions,
+      partitionMinPatients: config.recompute.partitionMinPatients,
     });
     log.info(refresh, 'patient facts refreshed');
     await stage('counting attrition');

@@ -31,7 +31,7 @@ beforeAll(async () => {
   config = testConfig({ databaseUrl: incremental.url });
   // The reference's full runs derive in three partitions (the incremental database's first run,
   // also full, in the default two): every comparison below is also one of partitioned rebuilds.
-  referenceConfig = testConfig({ databaseUrl: reference.url, env: { RECOMPUTE_REBUILD_PARTITIONS: '3' } });
+  referenceConfig = testConfig({ databaseUrl: reference.url, env: { RECOMPUTE_DERIVE_PARTITIONS: '3' } });
 });
 afterAll(async () => {
   await incremental?.close();
@@ -94,61 +94,73 @@ async function holdLedgerWriteLock(mode: 'shared' | 'exclusive') {
 }
 
 describe('incremental patient facts', () => {
-  it.each([11, 29])('equal a full derivation after every step (seed %i)', async (seed) => {
-    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
-    const random = seededRandom(seed);
-    const pending: SurvEvent[] = syntheticCohort(60, seed).flatMap(patientEvents);
-    const sent: SurvEvent[] = [];
-    const cutoffs = ['2020-09-30', '2021-03-31', '2021-03-31', '2021-01-15', '2022-06-30', '2024-06-30'];
+  it.each([
+    [11, 'one statement'],
+    [29, 'partitions'],
+  ])(
+    'equal a full derivation after every step (seed %i, touched patients derived in %s)',
+    async (seed, how) => {
+      // With a threshold of one patient every incremental refresh derives in (two) partitions.
+      const runConfig =
+        how === 'partitions'
+          ? { ...config, recompute: { ...config.recompute, partitionMinPatients: 1 } }
+          : config;
+      await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+      const random = seededRandom(seed);
+      const pending: SurvEvent[] = syntheticCohort(60, seed).flatMap(patientEvents);
+      const sent: SurvEvent[] = [];
+      const cutoffs = ['2020-09-30', '2021-03-31', '2021-03-31', '2021-01-15', '2022-06-30', '2024-06-30'];
 
-    for (const [step, cutoff] of cutoffs.entries()) {
-      // A random share of what has not been sent yet, in no particular order.
-      const batch = pending.filter(() => random() < 0.4);
-      for (const event of batch) pending.splice(pending.indexOf(event), 1);
-      if (step === 2 || step === 4) {
-        const targets = sent.filter(
-          (e) => e.type !== 'patient.registered' && !e.eventId.startsWith('retract-'),
-        );
-        for (let i = 0; i < 3 && targets.length > 0; i++) {
-          const target = targets.splice(Math.floor(random() * targets.length), 1)[0] as SurvEvent;
-          // The last one names another patient: the retraction still withdraws its target.
-          const patientId = i === 2 ? 'someone-else' : target.patientId;
-          batch.push(retraction(target.source, patientId, target.eventId, cutoff));
+      for (const [step, cutoff] of cutoffs.entries()) {
+        // A random share of what has not been sent yet, in no particular order.
+        const batch = pending.filter(() => random() < 0.4);
+        for (const event of batch) pending.splice(pending.indexOf(event), 1);
+        if (step === 2 || step === 4) {
+          const targets = sent.filter(
+            (e) => e.type !== 'patient.registered' && !e.eventId.startsWith('retract-'),
+          );
+          for (let i = 0; i < 3 && targets.length > 0; i++) {
+            const target = targets.splice(Math.floor(random() * targets.length), 1)[0] as SurvEvent;
+            // The last one names another patient: the retraction still withdraws its target.
+            const patientId = i === 2 ? 'someone-else' : target.patientId;
+            batch.push(retraction(target.source, patientId, target.eventId, cutoff));
+          }
         }
+        sent.push(...batch);
+        if (batch.length > 0) await insertLedgerEvents(incremental.db, config, batch);
+
+        const run = await runRecompute(incremental.db, runConfig, { cutoff, trigger: 'test' }, { logger });
+        const mode = await incremental.db
+          .selectFrom('runs')
+          .select(['facts_mode', 'patients_rederived'])
+          .where('id', '=', run.runId)
+          .executeTakeFirstOrThrow();
+        expect(mode.facts_mode).toBe(step === 0 ? 'full' : 'incremental');
+        if (step > 0 && how === 'partitions') expect(mode.patients_rederived).toBeGreaterThan(0);
+
+        await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(reference.db);
+        await insertLedgerEvents(reference.db, referenceConfig, sent);
+        const full = await runRecompute(
+          reference.db,
+          referenceConfig,
+          { cutoff, trigger: 'test', full: true },
+          { logger },
+        );
+
+        const [got, want] = await Promise.all([
+          patientRows(incremental.db, run.runId),
+          patientRows(reference.db, full.runId),
+        ]);
+        expect(got.length).toBeGreaterThan(0);
+        expect(got).toEqual(want);
+        // The maintained combination counts are those of the run's rows.
+        expect(await loadCurrentCombinations(incremental.db)).toEqual(
+          await loadPatientCombinations(incremental.db, run.runId),
+        );
+        expect(await summaries(incremental.db, run.runId)).toEqual(await summaries(reference.db, full.runId));
       }
-      sent.push(...batch);
-      if (batch.length > 0) await insertLedgerEvents(incremental.db, config, batch);
-
-      const run = await runRecompute(incremental.db, config, { cutoff, trigger: 'test' }, { logger });
-      const mode = await incremental.db
-        .selectFrom('runs')
-        .select(['facts_mode', 'patients_rederived'])
-        .where('id', '=', run.runId)
-        .executeTakeFirstOrThrow();
-      expect(mode.facts_mode).toBe(step === 0 ? 'full' : 'incremental');
-
-      await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(reference.db);
-      await insertLedgerEvents(reference.db, referenceConfig, sent);
-      const full = await runRecompute(
-        reference.db,
-        referenceConfig,
-        { cutoff, trigger: 'test', full: true },
-        { logger },
-      );
-
-      const [got, want] = await Promise.all([
-        patientRows(incremental.db, run.runId),
-        patientRows(reference.db, full.runId),
-      ]);
-      expect(got.length).toBeGreaterThan(0);
-      expect(got).toEqual(want);
-      // The maintained combination counts are those of the run's rows.
-      expect(await loadCurrentCombinations(incremental.db)).toEqual(
-        await loadPatientCombinations(incremental.db, run.runId),
-      );
-      expect(await summaries(incremental.db, run.runId)).toEqual(await summaries(reference.db, full.runId));
-    }
-  });
+    },
+  );
 
   it('re-derives only the touched patients, and keeps every earlier run readable', async () => {
     await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
@@ -287,7 +299,7 @@ describe('incremental patient facts', () => {
     await insertLedgerEvents(incremental.db, config, [...events, ...retractions]);
     const withPartitions = (partitions: number) => ({
       ...config,
-      recompute: { ...config.recompute, rebuildPartitions: partitions },
+      recompute: { ...config.recompute, derivePartitions: partitions },
     });
     const rows: Awaited<ReturnType<typeof patientRows>>[] = [];
     for (const partitions of [1, 2, 5]) {
