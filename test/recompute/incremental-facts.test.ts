@@ -53,6 +53,15 @@ async function patientRows(db: Kysely<Database>, runId: string) {
     .sort((a, b) => (a.patient_key < b.patient_key ? -1 : a.patient_key > b.patient_key ? 1 : 0));
 }
 
+/** How a run's patient facts were refreshed. */
+function factsOf(runId: string) {
+  return incremental.db
+    .selectFrom('runs')
+    .select(['facts_mode', 'patients_rederived'])
+    .where('id', '=', runId)
+    .executeTakeFirstOrThrow();
+}
+
 async function summaries(db: Kysely<Database>, runId: string) {
   const rows = await db
     .selectFrom('run_summaries')
@@ -130,11 +139,7 @@ describe('incremental patient facts', () => {
         if (batch.length > 0) await insertLedgerEvents(incremental.db, config, batch);
 
         const run = await runRecompute(incremental.db, runConfig, { cutoff, trigger: 'test' }, { logger });
-        const mode = await incremental.db
-          .selectFrom('runs')
-          .select(['facts_mode', 'patients_rederived'])
-          .where('id', '=', run.runId)
-          .executeTakeFirstOrThrow();
+        const mode = await factsOf(run.runId);
         expect(mode.facts_mode).toBe(step === 0 ? 'full' : 'incremental');
         if (step > 0 && how === 'partitions') expect(mode.patients_rederived).toBeGreaterThan(0);
 
@@ -181,11 +186,7 @@ describe('incremental patient facts', () => {
       { cutoff: '2024-06-30', trigger: 'test' },
       { logger },
     );
-    const sameRun = await incremental.db
-      .selectFrom('runs')
-      .select(['facts_mode', 'patients_rederived'])
-      .where('id', '=', same.runId)
-      .executeTakeFirstOrThrow();
+    const sameRun = await factsOf(same.runId);
     expect(sameRun).toEqual({ facts_mode: 'incremental', patients_rederived: 0 });
 
     // One new contact for one patient: one patient derived again.
@@ -309,11 +310,7 @@ describe('incremental patient facts', () => {
         { cutoff: '2024-06-30', trigger: 'test', full: true },
         { logger },
       );
-      const row = await incremental.db
-        .selectFrom('runs')
-        .select(['facts_mode', 'patients_rederived'])
-        .where('id', '=', run.runId)
-        .executeTakeFirstOrThrow();
+      const row = await factsOf(run.runId);
       expect(row).toEqual({ facts_mode: 'full', patients_rederived: 80 });
       rows.push(await patientRows(incremental.db, run.runId));
       expect(await loadCurrentCombinations(incremental.db)).toEqual(
@@ -392,11 +389,7 @@ describe('incremental patient facts', () => {
       { cutoff: '2024-06-30', trigger: 'test' },
       { logger },
     );
-    const row = await incremental.db
-      .selectFrom('runs')
-      .select(['facts_mode', 'patients_rederived'])
-      .where('id', '=', run.runId)
-      .executeTakeFirstOrThrow();
+    const row = await factsOf(run.runId);
     expect(row).toEqual({ facts_mode: 'full', patients_rederived: 12 });
   });
 
