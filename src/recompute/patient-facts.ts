@@ -29,7 +29,7 @@ export type FactsRefresh = {
   throughSeq: string;
   /** Milliseconds per step (for the run's log: where a slow refresh spends its time). */
   ms: Record<string, number>;
-  /** Partitions the derivation ran in (1 for incremental refreshes and single-statement rebuilds). */
+  /** Partitions the derivation ran in (1: one statement in the refresh's transaction). */
   partitions: number;
 };
 
@@ -105,7 +105,10 @@ export async function refreshPatientFacts(
       : state.derivation_key !== key
         ? 'the derivation parameters or rules changed'
         : undefined;
-  const partitions = reason === undefined ? 1 : Math.max(1, Math.floor(options.derivePartitions ?? 1));
+  const configuredPartitions = Math.max(1, Math.floor(options.derivePartitions ?? 1));
+  // A full rebuild stages its partitions now; an incremental refresh decides once it knows how
+  // many patients it touches.
+  const partitions = reason === undefined ? 1 : configuredPartitions;
   const staged =
     partitions > 1
       ? timed(ms, 'derive', () =>
@@ -158,7 +161,7 @@ export async function refreshPatientFacts(
             fromSeq: state.derived_through_seq,
             throughSeq,
             fromCutoff: state.cutoff,
-            partitions: Math.max(1, Math.floor(options.derivePartitions ?? 1)),
+            partitions: configuredPartitions,
             partitionMinPatients: options.partitionMinPatients ?? 500,
           },
         ));
