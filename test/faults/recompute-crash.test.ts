@@ -82,7 +82,9 @@ describe('a recompute process killed mid-run', () => {
     await blocker.connect();
     await blocker.query('begin');
     await blocker.query('lock table run_summaries in share mode');
-    const asked = await survflow(['recompute', '--cutoff', '2024-06-30'], env);
+    // --full: with the same inputs a plain run would copy run1's results instead of computing
+    // and writing its own (see reuse-results.ts); this test is about a run killed while writing.
+    const asked = await survflow(['recompute', '--cutoff', '2024-06-30', '--full'], env);
     expect(asked.code, asked.stderr).toBe(0);
     const run2 = await waitFor(
       async () =>
