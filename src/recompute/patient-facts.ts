@@ -291,8 +291,9 @@ async function refreshTouched(
   // A temporary table has no statistics until analyzed: without them the planner guesses its
   // size and may scan the whole ledger instead of looking the touched patients up by index.
   await timed(ms, 'analyzeTouched', () => sql`analyze touched_patients`.execute(trx));
-  const { rows: touched } = await sql<{ patient_key: string }>`
-    select patient_key from touched_patients`.execute(trx);
+  const { rows: counted } = await sql<{ n: number }>`
+    select count(*)::int as n from touched_patients`.execute(trx);
+  const touchedCount = counted[0]?.n ?? 0;
   await beginCombinationChanges(trx);
   const closeVersions = () =>
     timed(ms, 'closeVersions', () =>
@@ -305,9 +306,11 @@ async function refreshTouched(
       ).execute(trx),
     );
 
-  if (since.partitions > 1 && touched.length >= since.partitionMinPatients) {
+  if (since.partitions > 1 && touchedCount >= since.partitionMinPatients) {
     // Each partition gets its share of the keys by value (the temporary table is this session's
     // alone); together the shares are exactly the patients whose versions this transaction closes.
+    const { rows: touched } = await sql<{ patient_key: string }>`
+      select patient_key from touched_patients`.execute(trx);
     const shares = Array.from({ length: since.partitions }, (_, share) =>
       touched.filter((_row, i) => i % since.partitions === share).map((row) => row.patient_key),
     );
@@ -329,7 +332,7 @@ async function refreshTouched(
     }
     await timed(ms, 'moveStaged', () => moveStaged(trx, 1));
     await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-    return { rederived: touched.length, partitions: since.partitions };
+    return { rederived: touchedCount, partitions: since.partitions };
   }
 
   await closeVersions();
@@ -337,5 +340,5 @@ async function refreshTouched(
     recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
   );
   await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-  return { rederived: touched.length, partitions: 1 };
+  return { rederived: touchedCount, partitions: 1 };
 }
