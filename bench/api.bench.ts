@@ -3,7 +3,8 @@
  * `survflow api` process, after one published run over a small synthetic ledger. The figures come
  * from an open-loop generator at a constant rate (support/constant-rate-load.ts, latency from
  * each request's due time, as wrk2 measures); autocannon's figures at the same rate, which it
- * sends as bursts, are in the notes. Non-2xx answers fail the bench. The API's per-key rate limit is raised for the bench (it would answer 429 after 600).
+ * sends as bursts, are in the notes. Non-2xx answers fail the bench. The API's per-key rate
+ * limit is raised for the bench (it would answer 429 after 600).
  * Beside them: the API process's CPU time per request (user + system, /proc), much less
  * sensitive than the percentiles to other work on the machine, and whether the API was serving
  * the latest run from its LISTEN/NOTIFY cache (else every request queried PostgreSQL).
