@@ -72,14 +72,15 @@ class Connection {
     this.socket = connect({ port, host, noDelay: true });
     this.socket.on('data', (chunk) => this.receive(chunk));
     this.socket.on('error', (error) => this.onError(this, error));
-    this.socket.on('close', () => {
-      if (this.pending) this.onError(this, new Error('connection closed with a request outstanding'));
-    });
+    // A close while idle (the server's keep-alive timeout) drops the connection too: a request
+    // written to a closed socket would otherwise wait for an answer forever.
+    this.socket.on('close', () => this.onError(this, new Error('connection closed')));
   }
 
   send(requestBytes: Buffer, dueAt: number): void {
     this.pending = { dueAt, sentAt: performance.now() };
-    this.socket.write(requestBytes);
+    if (this.socket.destroyed) this.onError(this, new Error('connection closed'));
+    else this.socket.write(requestBytes);
   }
 
   get sentAt(): number | undefined {
