@@ -9,11 +9,8 @@ import { FactsDriftError } from '../errors.js';
  */
 export type PatientCombination = Selectable<PatientFactCombinationsTable>;
 
-/**
- * The combination columns, in the order of `COMBINATION_OF_ROW` (its `group by 1, ..., 14`):
- * also the order combinations are sorted in.
- */
-const ORDER = [
+/** The combination columns, in the order of `COMBINATION_OF_ROW` (its `group by 1, ..., 14`). */
+const COMBINATION_COLUMNS = [
   'excluded_at',
   'reason',
   'landmark_reason',
@@ -31,7 +28,7 @@ const ORDER = [
 ] as const satisfies readonly (keyof PatientCombination)[];
 
 /** The same columns by name (`patient_fact_combinations`). */
-const COMBINATION_NAMES = sql.join(ORDER.map((column) => sql.ref(column)));
+const COMBINATION_NAMES = sql.join(COMBINATION_COLUMNS.map((column) => sql.ref(column)));
 
 /** The combination columns computed from a patient row (`run_patients` / `patient_facts`). */
 const COMBINATION_OF_ROW = sql`excluded_at, coalesce(exclusion_reason, '') as reason,
@@ -106,23 +103,28 @@ export async function applyCombinationChanges(trx: Transaction<Database>): Promi
 /**
  * The current patient combinations (what the run holding the recompute lock sees): read from
  * the maintained table, tens of thousands of rows whatever the cohort size.
+ *
+ * In no particular order. The statistics engine gives the same results, bit for bit, for rows
+ * in any order (counted rows are summed per distinct time in integers; property-tested in
+ * test/stats/properties.test.ts and counted-rows.test.ts), the counts and attrition are integer
+ * sums with their reasons sorted, and the inputs fingerprint orders what it hashes itself.
+ * Sorting ~17,000 combinations on 14 keys here cost ~25 ms of every run.
  */
 export async function loadCurrentCombinations(db: Kysely<Database>): Promise<PatientCombination[]> {
   const { rows } = await sql<PatientCombination>`
     select ${COMBINATION_NAMES}, patients from patient_fact_combinations`.execute(db);
-  return rows.sort(compareCombinations);
+  return rows;
 }
 
 /**
  * A run's patients as distinct combinations, from ONE grouped scan of its rows: the counts, the
  * attrition table and the statistics' input are all read from the same result (so they always
  * agree), and with whole-day times there are tens of thousands of combinations whatever the
- * cohort size, so the worker never holds a row per patient. The order is fixed so the statistics'
- * floating-point sums are the same from run to run.
+ * cohort size, so the worker never holds a row per patient.
  *
- * Grouped by hashing (enough work_mem for the hash table, scoped to the transaction) and sorted
- * here: asking PostgreSQL for the order makes it sort all the patient rows on 14 keys first
- * (~4 s at 1M patients instead of ~1 s).
+ * Grouped by hashing (enough work_mem for the hash table, scoped to the transaction), in no
+ * particular order: nothing computed from combinations depends on their order (see
+ * `loadCurrentCombinations`).
  */
 export async function loadPatientCombinations(
   db: Kysely<Database>,
@@ -137,36 +139,5 @@ export async function loadPatientCombinations(
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`.execute(trx);
     return rows;
   });
-  return rows.sort(compareCombinations);
-}
-
-/** Nulls first, then `<`: code-unit order for text (independent of any locale), false before true. */
-function compareValues<T extends string | number | boolean>(x: T | null, y: T | null): number {
-  if (x === y) return 0;
-  if (x === null) return -1;
-  if (y === null) return 1;
-  return x < y ? -1 : 1;
-}
-
-/**
- * Column by column in the order of `ORDER`, written out: a loop over the column names makes
- * every property read a keyed lookup, and sorting ~20,000 combinations took ~100 ms that way.
- */
-function compareCombinations(a: PatientCombination, b: PatientCombination): number {
-  return (
-    compareValues(a.excluded_at, b.excluded_at) ||
-    compareValues(a.reason, b.reason) ||
-    compareValues(a.landmark_reason, b.landmark_reason) ||
-    compareValues(a.registered, b.registered) ||
-    compareValues(a.analysable, b.analysable) ||
-    compareValues(a.landmark_eligible, b.landmark_eligible) ||
-    compareValues(a.flagged, b.flagged) ||
-    compareValues(a.time_months, b.time_months) ||
-    compareValues(a.event, b.event) ||
-    compareValues(a.radiotherapy, b.radiotherapy) ||
-    compareValues(a.cycle_group, b.cycle_group) ||
-    compareValues(a.landmark_time_months, b.landmark_time_months) ||
-    compareValues(a.landmark_cycle_group, b.landmark_cycle_group) ||
-    compareValues(a.landmark_radiotherapy, b.landmark_radiotherapy)
-  );
+  return rows;
 }
