@@ -175,6 +175,8 @@ export interface PatientFactsStateTable {
   cutoff: DateColumn;
   derivation_key: string;
   run_no: string;
+  /** The run whose refresh last changed `patient_fact_combinations` (equal: identical combinations). */
+  combinations_run_no: string;
   updated_at: Generated<Date>;
 }
 

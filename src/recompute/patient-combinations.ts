@@ -81,10 +81,11 @@ export function recordingCombinationChanges(
 /**
  * Applies the collected changes to `patient_fact_combinations`. Combinations left with no
  * patient are deleted. A count would go negative only if the table had drifted from the
- * versions: that fails the run (a `--full` run recounts it).
+ * versions: that fails the run (a `--full` run recounts it). Returns whether any combination's
+ * count changed (the changes of re-derived patients whose rows came out the same cancel out).
  */
-export async function applyCombinationChanges(trx: Transaction<Database>): Promise<void> {
-  await sql`
+export async function applyCombinationChanges(trx: Transaction<Database>): Promise<boolean> {
+  const applied = await sql`
     insert into patient_fact_combinations as c (${COMBINATION_NAMES}, patients)
     select ${COMBINATION_NAMES}, sum(patients)::int from combination_changes
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
@@ -98,6 +99,9 @@ export async function applyCombinationChanges(trx: Transaction<Database>): Promi
       'patient_fact_combinations no longer matches patient_facts (a count went negative); run `survflow recompute --full`',
     );
   }
+  // Every count that changed went through the upsert (a combination is deleted only once its
+  // count reached zero there), so no upserted row means the table is exactly as it was.
+  return Number(applied.numAffectedRows ?? 0) > 0;
 }
 
 /**

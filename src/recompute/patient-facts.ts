@@ -31,6 +31,11 @@ export type FactsRefresh = {
   ms: Record<string, number>;
   /** Partitions the derivation ran in (1: one statement in the refresh's transaction). */
   partitions: number;
+  /**
+   * The run whose refresh last changed the patient combinations: this one when it changed any
+   * (always after a full rebuild), else the earlier run's. Equal values, identical combinations.
+   */
+  combinationsRunNo: string;
 };
 
 /** Runs `step` and records its duration under `name`. */
@@ -129,6 +134,7 @@ export async function refreshPatientFacts(
       await sql`set local work_mem = '256MB'`.execute(trx);
       let rederived: number;
       let partitionsUsed = partitions;
+      let combinationsChanged = true;
       if (reason !== undefined) {
         await timed(ms, 'closeVersions', () =>
           trx
@@ -151,23 +157,21 @@ export async function refreshPatientFacts(
         // JIT compilation costs ~0.7 s per statement and pays back only on long scans, which an
         // incremental refresh never does.
         await sql`set local jit = off`.execute(trx);
-        ({ rederived, partitions: partitionsUsed } = await refreshTouched(
-          db,
-          trx,
-          run.runNo,
-          parameters,
-          ms,
-          {
-            fromSeq: state.derived_through_seq,
-            throughSeq,
-            fromCutoff: state.cutoff,
-            partitions: configuredPartitions,
-            partitionMinPatients: options.partitionMinPatients ?? 500,
-          },
-        ));
+        ({
+          rederived,
+          partitions: partitionsUsed,
+          combinationsChanged,
+        } = await refreshTouched(db, trx, run.runNo, parameters, ms, {
+          fromSeq: state.derived_through_seq,
+          throughSeq,
+          fromCutoff: state.cutoff,
+          partitions: configuredPartitions,
+          partitionMinPatients: options.partitionMinPatients ?? 500,
+        }));
       } else {
         throw new Error('unreachable: no facts state and no full rebuild');
       }
+      const combinationsRunNo = combinationsChanged || !state ? run.runNo : state.combinations_run_no;
 
       await trx
         .insertInto('patient_facts_state')
@@ -177,6 +181,7 @@ export async function refreshPatientFacts(
           cutoff: parameters.cutoff,
           derivation_key: key,
           run_no: run.runNo,
+          combinations_run_no: combinationsRunNo,
         })
         .onConflict((oc) =>
           oc.column('id').doUpdateSet({
@@ -184,6 +189,7 @@ export async function refreshPatientFacts(
             cutoff: parameters.cutoff,
             derivation_key: key,
             run_no: run.runNo,
+            combinations_run_no: combinationsRunNo,
             updated_at: sql`now()`,
           }),
         )
@@ -201,6 +207,7 @@ export async function refreshPatientFacts(
         throughSeq,
         ms,
         partitions: partitionsUsed,
+        combinationsRunNo,
       };
     });
   } finally {
@@ -264,7 +271,7 @@ async function refreshTouched(
     partitions: number;
     partitionMinPatients: number;
   },
-): Promise<{ rederived: number; partitions: number }> {
+): Promise<{ rederived: number; partitions: number; combinationsChanged: boolean }> {
   await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
     trx,
   );
@@ -331,14 +338,14 @@ async function refreshTouched(
       await Promise.allSettled([staged]);
     }
     await timed(ms, 'moveStaged', () => moveStaged(trx, 1));
-    await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-    return { rederived: touchedCount, partitions: since.partitions };
+    const combinationsChanged = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+    return { rederived: touchedCount, partitions: since.partitions, combinationsChanged };
   }
 
   await closeVersions();
   await timed(ms, 'derive', () =>
     recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
   );
-  await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-  return { rederived: touchedCount, partitions: 1 };
+  const combinationsChanged = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+  return { rederived: touchedCount, partitions: 1, combinationsChanged };
 }

@@ -105,7 +105,7 @@ async function runLocked(
     });
     log.info(refresh, 'patient facts refreshed');
     await stage('counting attrition');
-    const fingerprint = await inputsFingerprint(db, parameters);
+    const fingerprint = inputsFingerprint(parameters, refresh.combinationsRunNo);
     await recordInputsFingerprint(db, runId, fingerprint);
     // Nothing a run's results are computed from changed since the latest published run (the
     // same combinations, parameters and cutoff): its results are copied, not computed again. A

@@ -103,6 +103,39 @@ describe('a run whose inputs did not change copies the latest published run resu
     expect(await results(changed.runId)).not.toEqual(await results(full.runId));
   });
 
+  it('copies when new events change no combination (the patients derived again come out the same)', async () => {
+    const first = await recompute('2024-06-30');
+    const patient = cohort.find((p) => p.diedOn !== undefined && p.diedOn <= '2024-06-30');
+    if (!patient) throw new Error('the cohort has no patient who died by the cutoff');
+    // A contact on the day of the first cycle: before the death and before the latest contact,
+    // so the patient's derived row, and every combination, stays as it was.
+    await insertLedgerEvents(testDb.db, config, [
+      {
+        source: 'ehr',
+        schemaVersion: 1,
+        patientId: patient.id,
+        eventId: `${patient.id}-extra-contact`,
+        type: 'followup.contact',
+        occurredOn: patient.startOn,
+        payload: { vitalStatus: 'alive' },
+      },
+    ]);
+    const second = await recompute('2024-06-30');
+    const row = await run(second.runId);
+    expect(row.facts_mode).toBe('incremental');
+    expect(row.patients_rederived).toBe(1);
+    expect(row.results_reused_from).toBe(first.runId);
+    expect(await results(second.runId)).toEqual(await results(first.runId));
+
+    // One that does change the patient's row (its death retracted): computed again.
+    await insertLedgerEvents(testDb.db, config, [
+      retraction('ehr', patient.id, `${patient.id}-death`, '2024-06-30'),
+    ]);
+    const third = await recompute('2024-06-30');
+    expect((await run(third.runId)).results_reused_from).toBeNull();
+    expect((await run(third.runId)).inputs_fingerprint).not.toBe(row.inputs_fingerprint);
+  });
+
   it('a copy outlives the run it came from (pruning history deletes old runs)', async () => {
     const first = await recompute('2024-06-30');
     const second = await recompute('2024-06-30');
