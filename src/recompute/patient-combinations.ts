@@ -111,8 +111,9 @@ export async function applyCombinationChanges(trx: Transaction<Database>): Promi
  * In no particular order. The statistics engine gives the same results, bit for bit, for rows
  * in any order (counted rows are summed per distinct time in integers; property-tested in
  * test/stats/properties.test.ts and counted-rows.test.ts), the counts and attrition are integer
- * sums with their reasons sorted, and the inputs fingerprint orders what it hashes itself.
- * Sorting ~17,000 combinations on 14 keys here cost ~25 ms of every run.
+ * sums with their reasons sorted, and the inputs fingerprint does not read them (it names
+ * them: see `inputsFingerprint`). Sorting ~17,000 combinations on 14 keys here cost ~25 ms of
+ * every run.
  */
 export async function loadCurrentCombinations(db: Kysely<Database>): Promise<PatientCombination[]> {
   const { rows } = await sql<PatientCombination>`
