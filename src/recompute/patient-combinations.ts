@@ -81,17 +81,19 @@ export function recordingCombinationChanges(
 /**
  * Applies the collected changes to `patient_fact_combinations`. Combinations left with no
  * patient are deleted. A count would go negative only if the table had drifted from the
- * versions: that fails the run (a `--full` run recounts it). Returns whether any combination's
- * count changed (the changes of re-derived patients whose rows came out the same cancel out).
+ * versions: that fails the run (a `--full` run recounts it). Returns every combination whose
+ * count changed, with its new count (0: deleted); none when the changes cancel out (re-derived
+ * patients whose rows came out as they were).
  */
-export async function applyCombinationChanges(trx: Transaction<Database>): Promise<boolean> {
-  const applied = await sql`
+export async function applyCombinationChanges(trx: Transaction<Database>): Promise<PatientCombination[]> {
+  const { rows: changed } = await sql<PatientCombination>`
     insert into patient_fact_combinations as c (${COMBINATION_NAMES}, patients)
     select ${COMBINATION_NAMES}, sum(patients)::int from combination_changes
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
     having sum(patients) <> 0
     on conflict on constraint patient_fact_combinations_key
-    do update set patients = c.patients + excluded.patients`.execute(trx);
+    do update set patients = c.patients + excluded.patients
+    returning ${COMBINATION_NAMES}, patients`.execute(trx);
   const { rows } = await sql<{ patients: number }>`
     delete from patient_fact_combinations where patients <= 0 returning patients`.execute(trx);
   if (rows.some((row) => row.patients < 0)) {
@@ -100,8 +102,8 @@ export async function applyCombinationChanges(trx: Transaction<Database>): Promi
     );
   }
   // Every count that changed went through the upsert (a combination is deleted only once its
-  // count reached zero there), so no upserted row means the table is exactly as it was.
-  return Number(applied.numAffectedRows ?? 0) > 0;
+  // count reached zero there), so these rows are all that differs from the table before.
+  return changed;
 }
 
 /**

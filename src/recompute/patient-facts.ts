@@ -6,6 +6,7 @@ import type { AnalysisParameters } from './parameters.js';
 import {
   applyCombinationChanges,
   beginCombinationChanges,
+  type PatientCombination,
   recordingCombinationChanges,
   recountCombinations,
 } from './patient-combinations.js';
@@ -36,6 +37,12 @@ export type FactsRefresh = {
    * (always after a full rebuild), else the earlier run's. Equal values, identical combinations.
    */
   combinationsRunNo: string;
+  /**
+   * An incremental refresh's changes to the combinations named `from` (the combinations before
+   * it): every combination whose count changed, with its new count (0: gone). Absent after a
+   * full rebuild.
+   */
+  combinationChanges?: { from: string; changed: PatientCombination[] };
 };
 
 /** Runs `step` and records its duration under `name`. */
@@ -134,7 +141,7 @@ export async function refreshPatientFacts(
       await sql`set local work_mem = '256MB'`.execute(trx);
       let rederived: number;
       let partitionsUsed = partitions;
-      let combinationsChanged = true;
+      let changedCombinations: PatientCombination[] | undefined;
       if (reason !== undefined) {
         await timed(ms, 'closeVersions', () =>
           trx
@@ -160,7 +167,7 @@ export async function refreshPatientFacts(
         ({
           rederived,
           partitions: partitionsUsed,
-          combinationsChanged,
+          changedCombinations,
         } = await refreshTouched(db, trx, run.runNo, parameters, ms, {
           fromSeq: state.derived_through_seq,
           throughSeq,
@@ -171,7 +178,8 @@ export async function refreshPatientFacts(
       } else {
         throw new Error('unreachable: no facts state and no full rebuild');
       }
-      const combinationsRunNo = combinationsChanged || !state ? run.runNo : state.combinations_run_no;
+      const combinationsRunNo =
+        state && changedCombinations?.length === 0 ? state.combinations_run_no : run.runNo;
 
       await trx
         .insertInto('patient_facts_state')
@@ -208,6 +216,9 @@ export async function refreshPatientFacts(
         ms,
         partitions: partitionsUsed,
         combinationsRunNo,
+        ...(state && changedCombinations
+          ? { combinationChanges: { from: state.combinations_run_no, changed: changedCombinations } }
+          : {}),
       };
     });
   } finally {
@@ -271,7 +282,7 @@ async function refreshTouched(
     partitions: number;
     partitionMinPatients: number;
   },
-): Promise<{ rederived: number; partitions: number; combinationsChanged: boolean }> {
+): Promise<{ rederived: number; partitions: number; changedCombinations: PatientCombination[] }> {
   await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
     trx,
   );
@@ -338,14 +349,14 @@ async function refreshTouched(
       await Promise.allSettled([staged]);
     }
     await timed(ms, 'moveStaged', () => moveStaged(trx, 1));
-    const combinationsChanged = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-    return { rederived: touchedCount, partitions: since.partitions, combinationsChanged };
+    const changedCombinations = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+    return { rederived: touchedCount, partitions: since.partitions, changedCombinations };
   }
 
   await closeVersions();
   await timed(ms, 'derive', () =>
     recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
   );
-  const combinationsChanged = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
-  return { rederived: touchedCount, partitions: 1, combinationsChanged };
+  const changedCombinations = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+  return { rederived: touchedCount, partitions: 1, changedCombinations };
 }

@@ -6,9 +6,10 @@ import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { attritionFrom, countsFrom, storeAttrition } from './attrition.js';
+import type { CombinationsCache } from './combinations-cache.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
 import { loadCurrentCombinations } from './patient-combinations.js';
-import { refreshPatientFacts } from './patient-facts.js';
+import { type FactsRefresh, refreshPatientFacts } from './patient-facts.js';
 import { copyResults, inputsFingerprint, latestRunWithInputs } from './reuse-results.js';
 import {
   abandonStaleRuns,
@@ -42,6 +43,11 @@ export type RecomputeOptions = {
   onProgress?: (progress: RecomputeProgress) => void;
   /** Test seam: runs after the summaries are written and before publication. */
   beforePublish?: (runId: string) => Promise<void>;
+  /**
+   * The worker process's copy of the patient combinations, kept between its runs (absent: every
+   * run reads them from the database).
+   */
+  combinations?: CombinationsCache;
 };
 
 export type RecomputeRequest = RunRequest & {
@@ -103,7 +109,11 @@ async function runLocked(
       derivePartitions: config.recompute.derivePartitions,
       partitionMinPatients: config.recompute.partitionMinPatients,
     });
-    log.info(refresh, 'patient facts refreshed');
+    const { combinationChanges, ...refreshed } = refresh;
+    log.info(
+      { ...refreshed, combinationsChanged: combinationChanges?.changed.length },
+      'patient facts refreshed',
+    );
     await stage('counting attrition');
     const fingerprint = inputsFingerprint(parameters, refresh.combinationsRunNo);
     await recordInputsFingerprint(db, runId, fingerprint);
@@ -119,7 +129,7 @@ async function runLocked(
         'inputs identical to the latest published run: results copied',
       );
     } else {
-      await computeResults(db, runId, parameters, log, stage);
+      await computeResults(db, runId, parameters, log, stage, refresh, options.combinations);
     }
     await options.beforePublish?.(runId);
 
@@ -144,6 +154,8 @@ async function computeResults(
   parameters: AnalysisParameters,
   log: Logger,
   stage: (name: string, extra?: Omit<RecomputeProgress, 'runId' | 'stage'>) => Promise<void>,
+  refresh: FactsRefresh,
+  cache: CombinationsCache | undefined,
 ): Promise<void> {
   // Milliseconds per step, logged with the result (where a slow run spends its time).
   const ms: Record<string, number> = {};
@@ -154,7 +166,7 @@ async function computeResults(
     mark = now;
   };
   // The run holds the recompute lock, so the current combinations are exactly its patients'.
-  const combinations = await loadCurrentCombinations(db);
+  const combinations = cache ? await cache.current(db, refresh) : await loadCurrentCombinations(db);
   lap('loadCombinations');
   const counts = countsFrom(combinations);
   await recordCounts(db, runId, counts);
@@ -182,5 +194,8 @@ async function computeResults(
   });
   lap('writeWait');
   ms.summarize = Math.round(summarizeMs);
-  log.info({ ...stored, ms }, 'results computed');
+  log.info(
+    { ...stored, ms, combinationsFrom: cache?.lastSource ?? 'database', combinations: combinations.length },
+    'results computed',
+  );
 }

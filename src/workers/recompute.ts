@@ -5,6 +5,7 @@ import {
   limitRecomputeToOneAtATime,
   registerRecomputeSchedule,
 } from '../jobs/recompute-queue.js';
+import { CombinationsCache } from '../recompute/combinations-cache.js';
 import { type RecomputeOptions, runRecompute } from '../recompute/run-recompute.js';
 import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
 
@@ -18,6 +19,8 @@ export function createRecomputeProcessor(
   deps: ProcessorDeps,
   seams: { beforePublish?: RecomputeOptions['beforePublish'] } = {},
 ) {
+  // Kept across this processor's runs (a worker runs one recompute at a time).
+  const combinations = new CombinationsCache();
   return async (job: Job): Promise<RecomputeJobResult> => {
     const parsed = recomputeJobSchema.safeParse(job.data);
     if (!parsed.success) {
@@ -42,6 +45,7 @@ export function createRecomputeProcessor(
       {
         logger,
         beforePublish: seams.beforePublish,
+        combinations,
         onProgress: (progress) => {
           job
             .updateProgress(progress)

@@ -11,6 +11,7 @@ import {
   loadPatientCombinations,
 } from '../../src/recompute/patient-combinations.js';
 import { runRecompute } from '../../src/recompute/run-recompute.js';
+import { canonicalOrder } from '../support/canonical-order.js';
 import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
 
@@ -46,14 +47,7 @@ function seededRandom(seed: number) {
   };
 }
 
-/** Combinations come in no particular order: compared as sets, in one canonical order. */
-function canonicalOrder<T>(rows: T[]): T[] {
-  return rows
-    .map((row) => ({ row, key: JSON.stringify(row) }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map(({ row }) => row);
-}
-
+// Combinations come in no particular order: compared as sets, in one canonical order.
 async function currentCombinations(db: Kysely<Database>) {
   return canonicalOrder(await loadCurrentCombinations(db));
 }
