@@ -6,7 +6,13 @@ import { CombinationsCache } from '../../src/recompute/combinations-cache.js';
 import { loadCurrentCombinations } from '../../src/recompute/patient-combinations.js';
 import { runRecompute } from '../../src/recompute/run-recompute.js';
 import { canonicalOrder } from '../support/canonical-order.js';
-import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
+import {
+  followUpContact,
+  insertLedgerEvents,
+  patientEvents,
+  retraction,
+  syntheticCohort,
+} from '../support/ledger-fixture.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
 
 let testDb: TestDatabase;
@@ -84,15 +90,7 @@ describe("a worker's copy of the patient combinations", () => {
     const patient = cohort[0];
     if (!patient) throw new Error('empty cohort');
     await insertLedgerEvents(testDb.db, config, [
-      {
-        source: 'ehr',
-        schemaVersion: 1,
-        patientId: patient.id,
-        eventId: `${patient.id}-extra-contact`,
-        type: 'followup.contact',
-        occurredOn: patient.startOn,
-        payload: { vitalStatus: 'alive' },
-      },
+      followUpContact(patient.id, `${patient.id}-extra-contact`, patient.startOn),
     ]);
     const before = await testDb.db
       .selectFrom('runs')

@@ -12,7 +12,13 @@ import {
 } from '../../src/recompute/patient-combinations.js';
 import { runRecompute } from '../../src/recompute/run-recompute.js';
 import { canonicalOrder } from '../support/canonical-order.js';
-import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
+import {
+  followUpContact,
+  insertLedgerEvents,
+  patientEvents,
+  retraction,
+  syntheticCohort,
+} from '../support/ledger-fixture.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
 
 /**
@@ -203,15 +209,7 @@ describe('incremental patient facts', () => {
     const patient = cohort[0];
     if (!patient) throw new Error('empty cohort');
     await insertLedgerEvents(incremental.db, config, [
-      {
-        source: 'ehr',
-        schemaVersion: 1,
-        patientId: patient.id,
-        eventId: `${patient.id}-late-contact`,
-        type: 'followup.contact',
-        occurredOn: '2024-06-01',
-        payload: { vitalStatus: 'alive' },
-      },
+      followUpContact(patient.id, `${patient.id}-late-contact`, '2024-06-01'),
     ]);
     const next = await runRecompute(
       incremental.db,

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { runRecompute } from '../../src/recompute/run-recompute.js';
-import { insertLedgerEvents, patientEvents, retraction, syntheticCohort } from '../support/ledger-fixture.js';
+import {
+  followUpContact,
+  insertLedgerEvents,
+  patientEvents,
+  retraction,
+  syntheticCohort,
+} from '../support/ledger-fixture.js';
 import { createTestDatabase, type TestDatabase, testConfig } from '../support/test-env.js';
 
 let testDb: TestDatabase;
@@ -110,15 +116,7 @@ describe('a run whose inputs did not change copies the latest published run resu
     // A contact on the day of the first cycle: before the death and before the latest contact,
     // so the patient's derived row, and every combination, stays as it was.
     await insertLedgerEvents(testDb.db, config, [
-      {
-        source: 'ehr',
-        schemaVersion: 1,
-        patientId: patient.id,
-        eventId: `${patient.id}-extra-contact`,
-        type: 'followup.contact',
-        occurredOn: patient.startOn,
-        payload: { vitalStatus: 'alive' },
-      },
+      followUpContact(patient.id, `${patient.id}-extra-contact`, patient.startOn),
     ]);
     const second = await recompute('2024-06-30');
     const row = await run(second.runId);

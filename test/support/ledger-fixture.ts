@@ -129,6 +129,19 @@ export function patientEvents(spec: PatientSpec): SurvEvent[] {
   return events;
 }
 
+/** One follow-up contact (alive) of a patient, an event of its own beside its spec's. */
+export function followUpContact(patientId: string, eventId: string, occurredOn: string): SurvEvent {
+  return {
+    source: 'ehr',
+    schemaVersion: 1,
+    patientId,
+    eventId,
+    type: 'followup.contact',
+    occurredOn,
+    payload: { vitalStatus: 'alive' },
+  };
+}
+
 export function retraction(
   source: string,
   patientId: string,
