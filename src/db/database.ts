@@ -126,7 +126,7 @@ export interface RunsTable {
   facts_derived: Generated<boolean>;
   facts_mode: 'full' | 'incremental' | null;
   patients_rederived: number | null;
-  /** md5 of what the run's results are computed from (migration 2026-11-26T23-30-00Z). */
+  /** SHA-256 of what the run's results are computed from (see src/recompute/reuse-results.ts). */
   inputs_fingerprint: string | null;
   /** The run whose results this run copied (identical inputs), else null. */
   results_reused_from: string | null;

@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
-import { loadCurrentCombinations, type PatientCombination } from './patient-combinations.js';
+import {
+  COMBINATION_COLUMNS,
+  loadCurrentCombinations,
+  type PatientCombination,
+} from './patient-combinations.js';
 import type { FactsRefresh } from './patient-facts.js';
 
 /** How a run got its combinations: as held, held plus its refresh's changes, or read whole. */
@@ -8,22 +12,7 @@ export type CombinationsSource = 'held' | 'held + changes' | 'database';
 
 /** The identity of a combination: every column but the count. */
 function keyOf(row: PatientCombination): string {
-  return JSON.stringify([
-    row.excluded_at,
-    row.reason,
-    row.landmark_reason,
-    row.registered,
-    row.analysable,
-    row.landmark_eligible,
-    row.flagged,
-    row.time_months,
-    row.event,
-    row.radiotherapy,
-    row.cycle_group,
-    row.landmark_time_months,
-    row.landmark_cycle_group,
-    row.landmark_radiotherapy,
-  ]);
+  return JSON.stringify(COMBINATION_COLUMNS.map((column) => row[column]));
 }
 
 /**

@@ -9,8 +9,11 @@ import { FactsDriftError } from '../errors.js';
  */
 export type PatientCombination = Selectable<PatientFactCombinationsTable>;
 
-/** The combination columns, in the order of `COMBINATION_OF_ROW` (its `group by 1, ..., 14`). */
-const COMBINATION_COLUMNS = [
+/**
+ * The combination columns, in the order of `COMBINATION_OF_ROW` (its `group by 1, ..., 14`):
+ * together, a combination's identity (`patients` is its count).
+ */
+export const COMBINATION_COLUMNS = [
   'excluded_at',
   'reason',
   'landmark_reason',

@@ -6,9 +6,8 @@ import type { Database } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { attritionFrom, countsFrom, storeAttrition } from './attrition.js';
-import type { CombinationsCache } from './combinations-cache.js';
+import { CombinationsCache } from './combinations-cache.js';
 import { type AnalysisParameters, analysisParameters, dateInTimeZone } from './parameters.js';
-import { loadCurrentCombinations } from './patient-combinations.js';
 import { type FactsRefresh, refreshPatientFacts } from './patient-facts.js';
 import { copyResults, inputsFingerprint, latestRunWithInputs } from './reuse-results.js';
 import {
@@ -129,7 +128,9 @@ async function runLocked(
         'inputs identical to the latest published run: results copied',
       );
     } else {
-      await computeResults(db, runId, parameters, log, stage, refresh, options.combinations);
+      // Without a worker's copy kept between runs, a fresh one reads the combinations whole.
+      const combinations = options.combinations ?? new CombinationsCache();
+      await computeResults(db, runId, parameters, log, stage, refresh, combinations);
     }
     await options.beforePublish?.(runId);
 
@@ -155,7 +156,7 @@ async function computeResults(
   log: Logger,
   stage: (name: string, extra?: Omit<RecomputeProgress, 'runId' | 'stage'>) => Promise<void>,
   refresh: FactsRefresh,
-  cache: CombinationsCache | undefined,
+  cache: CombinationsCache,
 ): Promise<void> {
   // Milliseconds per step, logged with the result (where a slow run spends its time).
   const ms: Record<string, number> = {};
@@ -166,7 +167,7 @@ async function computeResults(
     mark = now;
   };
   // The run holds the recompute lock, so the current combinations are exactly its patients'.
-  const combinations = cache ? await cache.current(db, refresh) : await loadCurrentCombinations(db);
+  const combinations = await cache.current(db, refresh);
   lap('loadCombinations');
   const counts = countsFrom(combinations);
   await recordCounts(db, runId, counts);
@@ -195,7 +196,7 @@ async function computeResults(
   lap('writeWait');
   ms.summarize = Math.round(summarizeMs);
   log.info(
-    { ...stored, ms, combinationsFrom: cache?.lastSource ?? 'database', combinations: combinations.length },
+    { ...stored, ms, combinationsFrom: cache.lastSource, combinations: combinations.length },
     'results computed',
   );
 }
