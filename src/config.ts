@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -51,6 +52,9 @@ const envSchema = z
     // Below this many touched patients an incremental refresh derives in one statement (the
     // partitions' extra round trips and staging cost more than they save).
     RECOMPUTE_PARTITION_MIN_PATIENTS: integer(1, 100_000_000).default(500),
+    // Worker threads a recompute computes its groupings' statistics on, side by side (0: on the
+    // worker's own thread, one after another). Two by default where there are two cores.
+    RECOMPUTE_STATS_THREADS: integer(0, 64).default(availableParallelism() >= 2 ? 2 : 0),
     PSEUDONYM_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     REJECTED_BODY_KEY: z
       .string()
@@ -127,6 +131,8 @@ export type Config = {
     readonly derivePartitions: number;
     /** Touched patients from which an incremental refresh derives in partitions. */
     readonly partitionMinPatients: number;
+    /** Statistics threads of a worker process (0: statistics on the worker's own thread). */
+    readonly statsThreads: number;
     readonly cron: string;
     readonly timeZone: string;
     /** Fixed cutoff for scheduled runs (mostly for demos); unset means "the run date". */
@@ -197,6 +203,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       lockDurationMs: env.RECOMPUTE_LOCK_DURATION_MS,
       derivePartitions: env.RECOMPUTE_DERIVE_PARTITIONS,
       partitionMinPatients: env.RECOMPUTE_PARTITION_MIN_PATIENTS,
+      statsThreads: env.RECOMPUTE_STATS_THREADS,
       cron: env.RECOMPUTE_CRON,
       timeZone: env.RECOMPUTE_TZ,
       cutoff: env.RECOMPUTE_CUTOFF,

@@ -93,6 +93,8 @@ export interface ApiSubmissionsTable {
 export type RunStatus = 'running' | 'published' | 'failed' | 'abandoned';
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 type DoubleColumn = number | null;
+/** A `float8[]` step-curve column: read as numbers (NULL elements as null), written binary-encoded. */
+type CurveColumn = ColumnType<(number | null)[] | null, Uint8Array | null, never>;
 
 export interface RunsTable {
   id: Generated<string>;
@@ -225,7 +227,18 @@ export interface RunSummariesTable {
   rmst: DoubleColumn;
   rmst_tau: DoubleColumn;
   follow_up_median: DoubleColumn;
+  /** The SPEC section 8 summary of the group, without its step curve (the curve_* columns). */
   summary: ColumnType<Record<string, unknown>, string, string>;
+  // The step curve (migration 2026-11-27T04-30-00Z): element i of each is the i-th point. Written
+  // in PostgreSQL's binary array format (src/db/binary-float8-array.ts), read as numbers.
+  curve_time: CurveColumn;
+  curve_n_risk: CurveColumn;
+  curve_n_event: CurveColumn;
+  curve_n_censor: CurveColumn;
+  curve_surv: CurveColumn;
+  curve_std_err: CurveColumn;
+  curve_lower: CurveColumn;
+  curve_upper: CurveColumn;
 }
 
 export interface RunTestsTable {
@@ -266,6 +279,14 @@ export interface PublishedSummariesView {
   rmst_tau: DoubleColumn;
   follow_up_median: DoubleColumn;
   summary: Record<string, unknown> | null;
+  curve_time: (number | null)[] | null;
+  curve_n_risk: (number | null)[] | null;
+  curve_n_event: (number | null)[] | null;
+  curve_n_censor: (number | null)[] | null;
+  curve_surv: (number | null)[] | null;
+  curve_std_err: (number | null)[] | null;
+  curve_lower: (number | null)[] | null;
+  curve_upper: (number | null)[] | null;
 }
 
 export interface Database {

@@ -74,6 +74,14 @@ const SUMMARY_COLUMNS = [
   'rmst_tau',
   'follow_up_median',
   'summary',
+  'curve_time',
+  'curve_n_risk',
+  'curve_n_event',
+  'curve_n_censor',
+  'curve_surv',
+  'curve_std_err',
+  'curve_lower',
+  'curve_upper',
 ] as const satisfies readonly (keyof RunSummariesTable)[];
 const TEST_COLUMNS = [
   'grouping',

@@ -22,6 +22,7 @@ import {
   storeResults,
 } from './run-store.js';
 import { summarizeGroupings, survivalColumnsByGrouping } from './summarize.js';
+import type { SummaryThreads } from './summary-threads.js';
 
 /**
  * The advisory lock every recompute holds for its whole run (session level, on a connection of
@@ -47,6 +48,11 @@ export type RecomputeOptions = {
    * run reads them from the database).
    */
   combinations?: CombinationsCache;
+  /**
+   * The worker process's statistics threads (absent: the groupings are computed on the calling
+   * thread, one after another). The results are the same either way.
+   */
+  summaryThreads?: SummaryThreads;
 };
 
 export type RecomputeRequest = RunRequest & {
@@ -130,7 +136,10 @@ async function runLocked(
     } else {
       // Without a worker's copy kept between runs, a fresh one reads the combinations whole.
       const combinations = options.combinations ?? new CombinationsCache();
-      await computeResults(db, runId, parameters, log, stage, refresh, combinations);
+      await computeResults(db, runId, parameters, log, stage, refresh, {
+        cache: combinations,
+        threads: options.summaryThreads,
+      });
     }
     await options.beforePublish?.(runId);
 
@@ -156,7 +165,7 @@ async function computeResults(
   log: Logger,
   stage: (name: string, extra?: Omit<RecomputeProgress, 'runId' | 'stage'>) => Promise<void>,
   refresh: FactsRefresh,
-  cache: CombinationsCache,
+  { cache, threads }: { cache: CombinationsCache; threads: SummaryThreads | undefined },
 ): Promise<void> {
   // Milliseconds per step, logged with the result (where a slow run spends its time).
   const ms: Record<string, number> = {};
@@ -169,6 +178,17 @@ async function computeResults(
   // The run holds the recompute lock, so the current combinations are exactly its patients'.
   const combinations = await cache.current(db, refresh);
   lap('loadCombinations');
+  // With statistics threads, every grouping is handed to them now: they compute while the
+  // counts and the attrition are written.
+  const groupings = summarizeGroupings(
+    survivalColumnsByGrouping(
+      combinations.filter((c) => c.analysable),
+      parameters,
+    ),
+    parameters,
+    threads?.analyze,
+  );
+  lap('startSummaries');
   const counts = countsFrom(combinations);
   await recordCounts(db, runId, counts);
   log.info(counts, 'cohort derived');
@@ -176,13 +196,9 @@ async function computeResults(
   lap('attrition');
 
   await stage('summarizing', { patientsDone: counts.analysed, patientsTotal: counts.analysed });
-  const columns = survivalColumnsByGrouping(
-    combinations.filter((c) => c.analysable),
-    parameters,
-  );
   let summarizeMs = 0;
   const stored = await storeResults(db, runId, async (write) => {
-    for (const results of summarizeGroupings(columns, parameters)) {
+    for await (const results of groupings) {
       log.info({ stage: 'summarizing', grouping: results.grouping }, 'summarized grouping');
       write(results);
       summarizeMs += performance.now() - mark;
@@ -196,7 +212,13 @@ async function computeResults(
   lap('writeWait');
   ms.summarize = Math.round(summarizeMs);
   log.info(
-    { ...stored, ms, combinationsFrom: cache.lastSource, combinations: combinations.length },
+    {
+      ...stored,
+      ms,
+      combinationsFrom: cache.lastSource,
+      combinations: combinations.length,
+      statsThreads: threads?.size ?? 0,
+    },
     'results computed',
   );
 }

@@ -91,9 +91,6 @@ export async function recordInputsFingerprint(
   await db.updateTable('runs').set({ inputs_fingerprint: fingerprint }).where('id', '=', runId).execute();
 }
 
-const at = (summary: { survival: { time: number; surv: number }[] }, time: number) =>
-  summary.survival.find((s) => s.time === time)?.surv ?? null;
-
 /**
  * Writes a run's summaries and tests (invisible to readers until the run is published) in one
  * transaction, as `produce` hands them over grouping by grouping. Each grouping's rows are sent
@@ -135,49 +132,14 @@ async function insertGroupingResults(
   if (summaries.length > 0) {
     await trx
       .insertInto('run_summaries')
-      .values(
-        summaries.map(({ grouping, position, summary }) => ({
-          run_id: runId,
-          grouping,
-          group_label: summary.group,
-          position,
-          n: summary.n,
-          events: summary.events,
-          censored: summary.censored,
-          median: summary.median,
-          median_lower: summary.medianLower,
-          median_upper: summary.medianUpper,
-          surv_12: at(summary, 12),
-          surv_24: at(summary, 24),
-          surv_36: at(summary, 36),
-          rmst: summary.rmst.estimate,
-          rmst_tau: summary.rmst.tau,
-          follow_up_median: summary.followUpMedian,
-          summary: JSON.stringify(summary),
-        })),
-      )
+      .values(summaries.map((row) => ({ ...row, run_id: runId })))
       .execute();
   }
-  if (test) {
+  if (test)
     await trx
       .insertInto('run_tests')
-      .values({
-        run_id: runId,
-        grouping: test.grouping,
-        position: test.position,
-        logrank_chisq: test.logRank?.chisq ?? null,
-        logrank_df: test.logRank?.df ?? null,
-        logrank_p: test.logRank?.p ?? null,
-        cox_reference: test.cox?.reference ?? null,
-        cox_group: test.cox?.group ?? null,
-        cox_hr: test.cox?.hr ?? null,
-        cox_lower: test.cox?.lower ?? null,
-        cox_upper: test.cox?.upper ?? null,
-        cox_p: test.cox?.p ?? null,
-        test: JSON.stringify({ logRank: test.logRank, cox: test.cox }),
-      })
+      .values({ ...test, run_id: runId })
       .execute();
-  }
 }
 
 /** Notified (payload: the run id) when a run is published; API processes LISTEN to drop their cached latest run. */

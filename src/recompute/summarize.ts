@@ -1,18 +1,20 @@
+import { InputError } from '../errors.js';
 import { analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
-import type { CoxComparison, GroupSummary, LogRankTest } from '../stats/types.js';
+import type { GroupSummary } from '../stats/types.js';
 import { type AnalysedPatient, type Grouping, groupingDefinitions } from './groupings.js';
 import type { AnalysisParameters } from './parameters.js';
+import { type SummaryRow, summaryRow, type TestRow, testRow } from './summary-rows.js';
 
-export type GroupResult = { grouping: Grouping; position: number; summary: GroupSummary };
-export type GroupingTest = {
-  grouping: Grouping;
-  position: number;
-  logRank: LogRankTest | null;
-  cox: CoxComparison | null;
+/**
+ * One grouping's survival data as counted columns (row i stands for `count[i]` patients). The
+ * numbers are typed arrays, so they move to a statistics thread without a copy.
+ */
+export type GroupingColumns = {
+  group: string[];
+  time: Float64Array;
+  event: Float64Array;
+  count: Float64Array;
 };
-
-/** One grouping's survival data as counted columns (row i stands for `count[i]` patients). */
-export type GroupingColumns = { group: string[]; time: number[]; event: number[]; count: number[] };
 
 /** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
 export type CountedAnalysedPatients = AnalysedPatient & { patients?: number };
@@ -31,64 +33,135 @@ export function survivalColumnsByGrouping(
     get(grouping) {
       const definition = definitions.get(grouping);
       if (!definition) return undefined;
-      const columns: GroupingColumns = { group: [], time: [], event: [], count: [] };
+      const group: string[] = [];
+      const time = new Float64Array(combinations.length);
+      const event = new Float64Array(combinations.length);
+      const count = new Float64Array(combinations.length);
       for (const combination of combinations) {
         const placed = definition.classify(combination);
         if (!placed) continue;
-        columns.group.push(placed.group);
-        columns.time.push(placed.time);
-        columns.event.push(combination.event === 1 ? 1 : 0);
-        columns.count.push(combination.patients ?? 1);
+        // A typed column would read a missing time as 0: refuse it, as the engine does.
+        if (typeof placed.time !== 'number')
+          throw new InputError(`${grouping}: a patient's time must be a number, got ${String(placed.time)}`);
+        const i = group.length;
+        group.push(placed.group);
+        time[i] = placed.time;
+        event[i] = combination.event === 1 ? 1 : 0;
+        count[i] = combination.patients ?? 1;
       }
-      return columns;
+      const n = group.length;
+      return { group, time: time.subarray(0, n), event: event.subarray(0, n), count: count.subarray(0, n) };
     },
   };
 }
 
-/** One grouping's summaries (one per group with patients) and its between-group test. */
-export type GroupingResults = { grouping: Grouping; summaries: GroupResult[]; test: GroupingTest | null };
+/**
+ * One grouping's results as rows to store: a summary per group with patients, in the order the
+ * grouping defines (yes before no, cycle groups ascending; labels it does not define after them,
+ * sorted), and its between-group test (none for `overall`). Summary rows get their positions
+ * from `summarizeGroupings`.
+ */
+export type GroupingRows = { grouping: Grouping; summaries: SummaryRow[]; test: TestRow | null };
 
 /**
- * Every grouping's Kaplan-Meier summaries and tests, from the statistics engine, one grouping at
- * a time (a generator, so the caller can write each grouping while the next is computed). Groups
- * are ordered as the grouping defines them (yes before no, cycle groups ascending); a grouping
- * without patients yields nothing. Summary positions run across groupings; a test's position is
- * its grouping's index.
+ * The statistics of one grouping (the `groupingIndex`-th of `groupingDefinitions`), as rows. A
+ * pure function of its arguments, so a statistics thread gives exactly what the caller's thread
+ * would.
  */
-export function* summarizeGroupings(
-  columnsByGrouping: { get(grouping: Grouping): SurvivalColumns | undefined },
+export function analyzeGrouping(
+  groupingIndex: number,
+  columns: SurvivalColumns,
   parameters: AnalysisParameters,
-): Generator<GroupingResults, void, undefined> {
-  let position = 0;
-  const options = {
+): GroupingRows {
+  const definition = groupingDefinitions(parameters)[groupingIndex];
+  if (!definition) throw new RangeError(`no grouping at index ${groupingIndex}`);
+  const analysis = analyzeSurvivalColumns(columns, {
     confType: parameters.confType,
     confLevel: parameters.confLevel,
     times: parameters.survivalTimes,
     atRiskStep: parameters.atRiskStep,
-  };
-  for (const [groupingIndex, definition] of groupingDefinitions(parameters).entries()) {
-    const columns = columnsByGrouping.get(definition.grouping);
-    if (!columns || columns.time.length === 0) continue;
-    const analysis = analyzeSurvivalColumns(columns, options);
-    const byLabel = new Map(analysis.groups.map((g) => [g.group, g]));
-    const ordered = [
-      ...definition.labels.filter((label) => byLabel.has(label)),
-      ...[...byLabel.keys()].filter((label) => !definition.labels.includes(label)).sort(),
-    ];
-    const summaries = ordered.map((label) => ({
-      grouping: definition.grouping,
-      position: position++,
-      summary: byLabel.get(label) as GroupSummary,
-    }));
-    const test =
+  });
+  const byLabel = new Map(analysis.groups.map((g) => [g.group, g]));
+  const ordered = [
+    ...definition.labels.filter((label) => byLabel.has(label)),
+    ...[...byLabel.keys()].filter((label) => !definition.labels.includes(label)).sort(),
+  ];
+  return {
+    grouping: definition.grouping,
+    summaries: ordered.map((label) => summaryRow(definition.grouping, byLabel.get(label) as GroupSummary)),
+    test:
       definition.grouping === 'overall'
         ? null
-        : {
-            grouping: definition.grouping,
-            position: groupingIndex,
-            logRank: analysis.logRank,
-            cox: analysis.cox,
-          };
-    yield { grouping: definition.grouping, summaries, test };
+        : testRow(definition.grouping, groupingIndex, analysis.logRank, analysis.cox),
+  };
+}
+
+/** Computes `analyzeGrouping` somewhere (a pool of statistics threads: summary-threads.ts). */
+export type GroupingAnalyzer = (
+  groupingIndex: number,
+  columns: GroupingColumns,
+  parameters: AnalysisParameters,
+) => Promise<GroupingRows>;
+
+/** One grouping's rows, summary positions assigned. */
+export type GroupingResults = {
+  grouping: Grouping;
+  summaries: (SummaryRow & { position: number })[];
+  test: TestRow | null;
+};
+
+/**
+ * Every grouping's Kaplan-Meier summaries and tests, one grouping at a time in output order, so
+ * the caller writes each grouping while the next is computed. A grouping without patients
+ * yields nothing. Summary positions run across groupings; a test's position is its grouping's
+ * index.
+ *
+ * With an `analyzer`, every grouping's columns are built and handed to it by this call, before
+ * anything is iterated (its threads compute them side by side while the caller does other
+ * work), and each is yielded once it and those before it are done. Without one, each grouping
+ * is computed on this thread when the iteration reaches it.
+ */
+export function summarizeGroupings(
+  columnsByGrouping: { get(grouping: Grouping): GroupingColumns | undefined },
+  parameters: AnalysisParameters,
+  analyzer?: GroupingAnalyzer,
+): AsyncIterable<GroupingResults> {
+  const groupings = groupingDefinitions(parameters).map((definition, groupingIndex) => ({
+    definition,
+    groupingIndex,
+  }));
+  if (!analyzer) {
+    return inOrder(
+      groupings.map(({ definition, groupingIndex }) => async () => {
+        const columns = columnsByGrouping.get(definition.grouping);
+        if (!columns || columns.time.length === 0) return undefined;
+        return analyzeGrouping(groupingIndex, columns, parameters);
+      }),
+    );
+  }
+  const dispatched = groupings.map(({ definition, groupingIndex }) => {
+    const columns = columnsByGrouping.get(definition.grouping);
+    if (!columns || columns.time.length === 0) return Promise.resolve(undefined);
+    const rows = analyzer(groupingIndex, columns, parameters);
+    // Awaited in order when iterated; until then a failure must not count as unhandled.
+    rows.catch(() => {});
+    return rows;
+  });
+  return inOrder(dispatched.map((rows) => () => rows));
+}
+
+/** Yields each grouping's rows in order (skipping groupings without patients), positions assigned. */
+async function* inOrder(
+  steps: readonly (() => Promise<GroupingRows | undefined>)[],
+): AsyncGenerator<GroupingResults, void, undefined> {
+  let position = 0;
+  for (const step of steps) {
+    const rows = await step();
+    if (!rows) continue;
+    yield {
+      grouping: rows.grouping,
+      summaries: rows.summaries.map((row) => ({ ...row, position: position++ })),
+      test: rows.test,
+    };
   }
 }

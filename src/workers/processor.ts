@@ -10,6 +10,12 @@ import type { Logger } from '../logger.js';
 export type ProcessorDeps = { config: Config; db: Kysely<Database>; logger: Logger };
 
 /**
+ * A queue's job handler. `close`, when present, releases what the processor keeps between jobs
+ * (e.g. the recompute's statistics threads); the runtime calls it after the worker has closed.
+ */
+export type Processor = ((job: Job) => Promise<unknown>) & { close?: () => Promise<void> };
+
+/**
  * One queue's processor, in a file of its own (src/workers/<queue>.ts), listed in registry.ts.
  * `process` receives a BullMQ job and returns the job's result (stored in Redis, so keep it
  * small and free of patient data).
@@ -17,7 +23,7 @@ export type ProcessorDeps = { config: Config; db: Kysely<Database>; logger: Logg
 export type ProcessorDefinition = {
   queue: QueueName;
   concurrency: (config: Config) => number;
-  create: (deps: ProcessorDeps) => (job: Job) => Promise<unknown>;
+  create: (deps: ProcessorDeps) => Processor;
   /** Optional start-up work (e.g. registering a repeatable schedule); runs before workers start. */
   setup?: (deps: ProcessorDeps & { connection: Redis }) => Promise<void>;
   /** Optional BullMQ worker settings (e.g. a longer lock for long-running jobs). */

@@ -7,7 +7,8 @@ import {
 } from '../jobs/recompute-queue.js';
 import { CombinationsCache } from '../recompute/combinations-cache.js';
 import { type RecomputeOptions, runRecompute } from '../recompute/run-recompute.js';
-import type { ProcessorDefinition, ProcessorDeps } from './processor.js';
+import { SummaryThreads } from '../recompute/summary-threads.js';
+import type { Processor, ProcessorDefinition, ProcessorDeps } from './processor.js';
 
 export type RecomputeJobResult = { runId: string; cutoff: string };
 
@@ -21,7 +22,9 @@ export function createRecomputeProcessor(
 ) {
   // Kept across this processor's runs (a worker runs one recompute at a time).
   const combinations = new CombinationsCache();
-  return async (job: Job): Promise<RecomputeJobResult> => {
+  const { statsThreads } = deps.config.recompute;
+  const summaryThreads = statsThreads > 0 ? new SummaryThreads(statsThreads) : undefined;
+  const processor = async (job: Job): Promise<RecomputeJobResult> => {
     const parsed = recomputeJobSchema.safeParse(job.data);
     if (!parsed.success) {
       const summary = parsed.error.issues
@@ -46,6 +49,7 @@ export function createRecomputeProcessor(
         logger,
         beforePublish: seams.beforePublish,
         combinations,
+        summaryThreads,
         onProgress: (progress) => {
           job
             .updateProgress(progress)
@@ -55,6 +59,7 @@ export function createRecomputeProcessor(
     );
     return { runId: outcome.runId, cutoff: outcome.cutoff };
   };
+  return Object.assign(processor, { close: async () => summaryThreads?.close() }) satisfies Processor;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { checkEvictionPolicy, createRedisConnection } from '../jobs/redis.js';
 import type { Logger } from '../logger.js';
-import type { ProcessorDefinition } from './processor.js';
+import type { Processor, ProcessorDefinition } from './processor.js';
 import { PROCESSORS } from './registry.js';
 
 export type WorkerRuntime = {
@@ -31,11 +31,15 @@ export async function startWorkers(options: {
   await checkEvictionPolicy(connection, logger);
 
   const workers: Worker[] = [];
+  const created: Processor[] = [];
+  const closeProcessors = () => Promise.all(created.map((processor) => processor.close?.()));
   try {
     for (const definition of processors) {
       const deps = { config, db, logger: logger.child({ queue: definition.queue }) };
       await definition.setup?.({ ...deps, connection });
-      const worker = new Worker(definition.queue, definition.create(deps), {
+      const processor = definition.create(deps);
+      created.push(processor);
+      const worker = new Worker(definition.queue, processor, {
         connection,
         prefix: config.queuePrefix,
         concurrency: definition.concurrency(config),
@@ -61,6 +65,9 @@ export async function startWorkers(options: {
     await Promise.all(workers.map((w) => w.waitUntilReady()));
   } catch (error) {
     await Promise.allSettled(workers.map((w) => w.close()));
+    await closeProcessors().catch((closeError: unknown) =>
+      logger.warn({ err: closeError }, 'could not close a processor after a failed start'),
+    );
     connection.disconnect();
     throw error;
   }
@@ -71,8 +78,10 @@ export async function startWorkers(options: {
     workers,
     close: () => {
       closing ??= (async () => {
-        // worker.close() stops fetching and waits for in-flight jobs to finish.
+        // worker.close() stops fetching and waits for in-flight jobs to finish; only then may
+        // what the processors keep between jobs go.
         await Promise.all(workers.map((w) => w.close()));
+        await closeProcessors();
         await connection.quit().catch(() => connection.disconnect());
       })();
       return closing;

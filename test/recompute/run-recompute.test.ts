@@ -73,7 +73,22 @@ describe('recompute runs', () => {
       const expected = analyzeSurvival(rows, { times: [12, 24, 36], atRiskStep: 6, confType: 'log' });
       for (const group of expected.groups) {
         const row = stored.find((s) => s.grouping === definition.grouping && s.group_label === group.group);
-        expect(row?.summary, `${definition.grouping}/${group.group}`).toEqual(group);
+        const { curve, ...document } = group;
+        expect(row?.summary, `${definition.grouping}/${group.group}`).toEqual(document);
+        // The step curve, point by point, from its columns: the same doubles.
+        expect(
+          row?.curve_time?.map((time, i) => ({
+            time,
+            nRisk: row.curve_n_risk?.[i],
+            nEvent: row.curve_n_event?.[i],
+            nCensor: row.curve_n_censor?.[i],
+            surv: row.curve_surv?.[i],
+            stdErr: row.curve_std_err?.[i],
+            lower: row.curve_lower?.[i],
+            upper: row.curve_upper?.[i],
+          })),
+          `${definition.grouping}/${group.group} curve`,
+        ).toEqual(curve);
         expect(row?.median).toBe(group.median);
         expect(row?.n).toBe(group.n);
         checkedGroups++;

@@ -34,20 +34,30 @@ describe('worker runtime', () => {
     expect(PROCESSORS.map((p) => p.queue)).toContain('ingest');
   });
 
-  it('on close, finishes the job in flight before returning', async () => {
+  it('on close, finishes the job in flight, then closes the processor, before returning', async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     let started = false;
+    const order: string[] = [];
     const slow: ProcessorDefinition = {
       queue: 'recompute',
       concurrency: () => 1,
-      create: () => async (_job: Job) => {
-        started = true;
-        await gate;
-        return { finished: true };
-      },
+      create: () =>
+        Object.assign(
+          async (_job: Job) => {
+            started = true;
+            await gate;
+            order.push('job finished');
+            return { finished: true };
+          },
+          {
+            close: async () => {
+              order.push('processor closed');
+            },
+          },
+        ),
     };
     const { logger } = memoryLogger();
     const runtime = await startWorkers({ config, db: testDb.db, logger, processors: [slow] });
@@ -66,6 +76,7 @@ describe('worker runtime', () => {
       expect(closed).toBe(false); // still draining the job in flight
       release();
       await closing;
+      expect(order).toEqual(['job finished', 'processor closed']);
       const done = await queue.getJob('slow-1');
       expect(await done?.getState()).toBe('completed');
       expect(done?.returnvalue).toEqual({ finished: true });

@@ -1,0 +1,77 @@
+import type { Insertable } from 'kysely';
+import { binaryFloat8Array } from '../db/binary-float8-array.js';
+import type { RunSummariesTable, RunTestsTable } from '../db/database.js';
+import type { CoxComparison, CurvePoint, GroupSummary, LogRankTest } from '../stats/types.js';
+import type { Grouping } from './groupings.js';
+
+/**
+ * A `run_summaries` row without its run and position: one group's summary as stored, its SPEC
+ * section 8 document as JSON text and its step curve as eight binary-encoded `float8[]` columns
+ * (migration 2026-11-27T04-30-00Z). Built where the summary is computed (a statistics thread, see
+ * summary-threads.ts), so only text and bytes cross threads, not ~30,000 curve point objects.
+ */
+export type SummaryRow = Omit<Insertable<RunSummariesTable>, 'run_id' | 'position'>;
+
+/** A `run_tests` row without its run: one grouping's log-rank test and Cox comparison. */
+export type TestRow = Omit<Insertable<RunTestsTable>, 'run_id'>;
+
+const survivalAt = (summary: GroupSummary, time: number) =>
+  summary.survival.find((s) => s.time === time)?.surv ?? null;
+
+/** One field of every point of a curve, as a column. */
+function curveColumn<K extends keyof CurvePoint>(curve: readonly CurvePoint[], field: K): Uint8Array {
+  const values = new Array<number | null>(curve.length);
+  for (let i = 0; i < curve.length; i++) values[i] = (curve[i] as CurvePoint)[field];
+  return binaryFloat8Array(values);
+}
+
+export function summaryRow(grouping: Grouping, summary: GroupSummary): SummaryRow {
+  const { curve, ...document } = summary;
+  return {
+    grouping,
+    group_label: summary.group,
+    n: summary.n,
+    events: summary.events,
+    censored: summary.censored,
+    median: summary.median,
+    median_lower: summary.medianLower,
+    median_upper: summary.medianUpper,
+    surv_12: survivalAt(summary, 12),
+    surv_24: survivalAt(summary, 24),
+    surv_36: survivalAt(summary, 36),
+    rmst: summary.rmst.estimate,
+    rmst_tau: summary.rmst.tau,
+    follow_up_median: summary.followUpMedian,
+    summary: JSON.stringify(document),
+    curve_time: curveColumn(curve, 'time'),
+    curve_n_risk: curveColumn(curve, 'nRisk'),
+    curve_n_event: curveColumn(curve, 'nEvent'),
+    curve_n_censor: curveColumn(curve, 'nCensor'),
+    curve_surv: curveColumn(curve, 'surv'),
+    curve_std_err: curveColumn(curve, 'stdErr'),
+    curve_lower: curveColumn(curve, 'lower'),
+    curve_upper: curveColumn(curve, 'upper'),
+  };
+}
+
+export function testRow(
+  grouping: Grouping,
+  position: number,
+  logRank: LogRankTest | null,
+  cox: CoxComparison | null,
+): TestRow {
+  return {
+    grouping,
+    position,
+    logrank_chisq: logRank?.chisq ?? null,
+    logrank_df: logRank?.df ?? null,
+    logrank_p: logRank?.p ?? null,
+    cox_reference: cox?.reference ?? null,
+    cox_group: cox?.group ?? null,
+    cox_hr: cox?.hr ?? null,
+    cox_lower: cox?.lower ?? null,
+    cox_upper: cox?.upper ?? null,
+    cox_p: cox?.p ?? null,
+    test: JSON.stringify({ logRank, cox }),
+  };
+}
