@@ -7,6 +7,7 @@ import type {
   RunsTable,
   RunTestsTable,
 } from '../db/database.js';
+import { CURVE_COLUMN_NAMES } from '../db/summary-curve-columns.js';
 import type { AnalysisParameters } from './parameters.js';
 
 /**
@@ -74,14 +75,7 @@ const SUMMARY_COLUMNS = [
   'rmst_tau',
   'follow_up_median',
   'summary',
-  'curve_time',
-  'curve_n_risk',
-  'curve_n_event',
-  'curve_n_censor',
-  'curve_surv',
-  'curve_std_err',
-  'curve_lower',
-  'curve_upper',
+  ...CURVE_COLUMN_NAMES,
 ] as const satisfies readonly (keyof RunSummariesTable)[];
 const TEST_COLUMNS = [
   'grouping',

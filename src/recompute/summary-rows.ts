@@ -1,6 +1,7 @@
 import type { Insertable } from 'kysely';
 import { binaryFloat8Array } from '../db/binary-float8-array.js';
 import type { RunSummariesTable, RunTestsTable } from '../db/database.js';
+import { CURVE_COLUMN_NAMES, CURVE_COLUMNS, type CurveColumnName } from '../db/summary-curve-columns.js';
 import type { CoxComparison, CurvePoint, GroupSummary, LogRankTest } from '../stats/types.js';
 import type { Grouping } from './groupings.js';
 
@@ -18,11 +19,16 @@ export type TestRow = Omit<Insertable<RunTestsTable>, 'run_id'>;
 const survivalAt = (summary: GroupSummary, time: number) =>
   summary.survival.find((s) => s.time === time)?.surv ?? null;
 
-/** One field of every point of a curve, as a column. */
-function curveColumn<K extends keyof CurvePoint>(curve: readonly CurvePoint[], field: K): Uint8Array {
-  const values = new Array<number | null>(curve.length);
-  for (let i = 0; i < curve.length; i++) values[i] = (curve[i] as CurvePoint)[field];
-  return binaryFloat8Array(values);
+/** A curve as its columns, each binary-encoded for its `float8[]` column. */
+function curveColumns(curve: readonly CurvePoint[]): Record<CurveColumnName, Uint8Array> {
+  const columns = {} as Record<CurveColumnName, Uint8Array>;
+  for (const column of CURVE_COLUMN_NAMES) {
+    const field = CURVE_COLUMNS[column];
+    const values = new Array<number | null>(curve.length);
+    for (let i = 0; i < curve.length; i++) values[i] = (curve[i] as CurvePoint)[field];
+    columns[column] = binaryFloat8Array(values);
+  }
+  return columns;
 }
 
 export function summaryRow(grouping: Grouping, summary: GroupSummary): SummaryRow {
@@ -43,14 +49,7 @@ export function summaryRow(grouping: Grouping, summary: GroupSummary): SummaryRo
     rmst_tau: summary.rmst.tau,
     follow_up_median: summary.followUpMedian,
     summary: JSON.stringify(document),
-    curve_time: curveColumn(curve, 'time'),
-    curve_n_risk: curveColumn(curve, 'nRisk'),
-    curve_n_event: curveColumn(curve, 'nEvent'),
-    curve_n_censor: curveColumn(curve, 'nCensor'),
-    curve_surv: curveColumn(curve, 'surv'),
-    curve_std_err: curveColumn(curve, 'stdErr'),
-    curve_lower: curveColumn(curve, 'lower'),
-    curve_upper: curveColumn(curve, 'upper'),
+    ...curveColumns(curve),
   };
 }
 

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, PublishedSummariesView } from '../db/database.js';
+import type { Database } from '../db/database.js';
+import { CURVE_COLUMN_NAMES, curveFromColumns } from '../db/summary-curve-columns.js';
 import type { CurvePoint } from '../stats/types.js';
 import { loadRunSummary } from '../summaries/load-run-summary.js';
 import type { DataQualityCount, RunReportInput } from './report-html.js';
@@ -16,7 +17,7 @@ export async function loadRunReport(db: Kysely<Database>, runId?: string): Promi
   const [stored, flags] = await Promise.all([
     db
       .selectFrom('published_summaries')
-      .select(['grouping', 'group_label', ...CURVE_COLUMNS])
+      .select(['grouping', 'group_label', ...CURVE_COLUMN_NAMES])
       .where('run_id', '=', document.run.id)
       .where('suppressed', '=', false)
       .execute(),
@@ -35,7 +36,7 @@ export async function loadRunReport(db: Kysely<Database>, runId?: string): Promi
   ]);
   const curves = new Map<string, CurvePoint[]>();
   for (const row of stored) {
-    const curve = curvePoints(row);
+    const curve = curveFromColumns(row);
     if (curve) curves.set(key(row.grouping, row.group_label), curve);
   }
   const dataQuality: DataQualityCount[] = flags.map((f) => ({ flag: f.flag, patients: Number(f.patients) }));
@@ -47,36 +48,6 @@ export async function loadRunReport(db: Kysely<Database>, runId?: string): Promi
     })),
     dataQuality,
   };
-}
-
-/** A summary's step curve as stored: element i of each column is the curve's i-th point. */
-const CURVE_COLUMNS = [
-  'curve_time',
-  'curve_n_risk',
-  'curve_n_event',
-  'curve_n_censor',
-  'curve_surv',
-  'curve_std_err',
-  'curve_lower',
-  'curve_upper',
-] as const satisfies readonly (keyof PublishedSummariesView)[];
-type CurveColumns = Pick<PublishedSummariesView, (typeof CURVE_COLUMNS)[number]>;
-
-/** A stored step curve (the curve_* columns, element i the i-th point) as points; null: none stored. */
-function curvePoints(row: CurveColumns): CurvePoint[] | null {
-  const time = row.curve_time;
-  if (time === null) return null;
-  const at = (column: (number | null)[] | null, i: number) => column?.[i] ?? null;
-  return time.map((t, i) => ({
-    time: t as number,
-    nRisk: at(row.curve_n_risk, i) as number,
-    nEvent: at(row.curve_n_event, i) as number,
-    nCensor: at(row.curve_n_censor, i) as number,
-    surv: at(row.curve_surv, i) as number,
-    stdErr: at(row.curve_std_err, i),
-    lower: at(row.curve_lower, i),
-    upper: at(row.curve_upper, i),
-  }));
 }
 
 function key(grouping: string, group: string): string {

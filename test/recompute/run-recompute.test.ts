@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Config } from '../../src/config.js';
+import { curveFromColumns } from '../../src/db/summary-curve-columns.js';
 import { createLogger } from '../../src/logger.js';
 import { groupingDefinitions } from '../../src/recompute/groupings.js';
 import { analysisParameters } from '../../src/recompute/parameters.js';
@@ -76,19 +77,7 @@ describe('recompute runs', () => {
         const { curve, ...document } = group;
         expect(row?.summary, `${definition.grouping}/${group.group}`).toEqual(document);
         // The step curve, point by point, from its columns: the same doubles.
-        expect(
-          row?.curve_time?.map((time, i) => ({
-            time,
-            nRisk: row.curve_n_risk?.[i],
-            nEvent: row.curve_n_event?.[i],
-            nCensor: row.curve_n_censor?.[i],
-            surv: row.curve_surv?.[i],
-            stdErr: row.curve_std_err?.[i],
-            lower: row.curve_lower?.[i],
-            upper: row.curve_upper?.[i],
-          })),
-          `${definition.grouping}/${group.group} curve`,
-        ).toEqual(curve);
+        expect(row && curveFromColumns(row), `${definition.grouping}/${group.group} curve`).toEqual(curve);
         expect(row?.median).toBe(group.median);
         expect(row?.n).toBe(group.n);
         checkedGroups++;
