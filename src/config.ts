@@ -125,7 +125,7 @@ export type Config = {
     readonly rateLimitWindowMs: number;
   };
   readonly recompute: {
-    /** BullMQ lock of a recompute job: long, because summaries are computed synchronously. */
+    /** BullMQ lock of a recompute job: long, because parts of a run keep the event loop busy. */
     readonly lockDurationMs: number;
     /** Partitions (database connections) a derivation of many patients runs in at once. */
     readonly derivePartitions: number;

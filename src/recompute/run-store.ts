@@ -94,9 +94,9 @@ export async function recordInputsFingerprint(
 /**
  * Writes a run's summaries and tests (invisible to readers until the run is published) in one
  * transaction, as `produce` hands them over grouping by grouping. Each grouping's rows are sent
- * at once and not waited for, so PostgreSQL stores one grouping (parsing ~1 MB of curve JSON)
- * while the worker computes the next: on two cores the two overlap instead of adding up. A
- * failed write, or a failure of `produce`, rolls every row back.
+ * at once and not waited for, so PostgreSQL stores one grouping while the worker computes the
+ * next: on two cores the two overlap instead of adding up. A failed write, or a failure of
+ * `produce`, rolls every row back.
  */
 export async function storeResults(
   db: Kysely<Database>,

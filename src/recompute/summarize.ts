@@ -7,7 +7,8 @@ import { type SummaryRow, summaryRow, type TestRow, testRow } from './summary-ro
 
 /**
  * One grouping's survival data as counted columns (row i stands for `count[i]` patients). The
- * numbers are typed arrays, so they move to a statistics thread without a copy.
+ * numbers are typed arrays, so a statistics thread receives them as one copy of their bytes
+ * rather than number by number.
  */
 export type GroupingColumns = {
   group: string[];

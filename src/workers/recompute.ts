@@ -85,8 +85,9 @@ export const recomputeProcessorDefinition: ProcessorDefinition = {
       'nightly recompute schedule registered',
     );
   },
-  // A large cohort's summaries are computed synchronously; a long lock keeps a busy event loop
-  // from being taken for a dead worker. A killed worker's job is still recovered (stalled check).
+  // Without statistics threads (RECOMPUTE_STATS_THREADS=0) a large cohort's summaries are
+  // computed on the event loop, and the columns handed to the threads are built there too; a
+  // long lock keeps a busy event loop from being taken for a dead worker. A killed worker's job is still recovered (stalled check).
   // RECOMPUTE_LOCK_DURATION_MS (default 5 min) is also how long a killed worker's run blocks the
   // queue (global concurrency 1) before the stalled check hands it to another worker.
   workerOptions: (config) => ({ lockDuration: config.recompute.lockDurationMs, maxStalledCount: 2 }),
