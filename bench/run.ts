@@ -107,6 +107,14 @@ const table = [
   '',
   `Machine: ${machine}. Load average (1 min) at start ${loadAtStart[0]!.toFixed(1)}, at end ${loadAtEnd[0]!.toFixed(1)}; ` +
     `total ${((Date.now() - started) / 60_000).toFixed(1)} min. survflow processes: ${CLI_KIND}.`,
+  ...(only
+    ? [
+        '',
+        `This run re-ran only \`--only=${only}\` (finished ${new Date().toISOString().slice(11, 16)} UTC); the load average and total ` +
+          "above are this re-run's. The other modules' rows are kept from this day's earlier run; the figures this re-run " +
+          'replaced are in the git history of this file.',
+      ]
+    : []),
   '',
   ...(scenarioResults.length
     ? [
