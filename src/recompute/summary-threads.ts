@@ -54,10 +54,11 @@ function startThread(): Worker {
 
 /**
  * A worker process's statistics threads: up to `size` worker threads, each computing one
- * grouping at a time (and holding the next), so a run's six groupings are computed side by side on as many cores
- * while the process's own thread builds the next grouping's columns and writes the finished
- * ones (and its event loop stays free to renew the job's lock). Each thread answers with the
- * grouping's rows, summaries already serialized, so only text crosses back.
+ * grouping at a time (and holding the next), so a run's six groupings are computed side by side
+ * on as many cores while the process's own thread writes the counts, the attrition and the
+ * finished groupings (and its event loop stays free to renew the job's lock). Each thread
+ * answers with the grouping's rows, documents as JSON text and curves as bytes, so no curve
+ * point object crosses back.
  *
  * Threads start on first use and are kept between runs: a thread that has computed before runs
  * the statistics compiled, where a new one would start in the interpreter (a first pass over
