@@ -28,17 +28,27 @@ export type CompositionRow = Pick<
   | 'patients'
 >;
 
-/** The counts of a run (recorded on its `runs` row). */
+/**
+ * The counts of a run (recorded on its `runs` row). One plain loop over the combinations: it runs
+ * once per run, before V8 has optimized it, over ~17,000 rows.
+ */
 export function countsFrom(rows: readonly CompositionRow[]): DerivationCounts {
-  const sum = (keep: (row: CompositionRow) => boolean) =>
-    rows.reduce((total, row) => total + (keep(row) ? row.patients : 0), 0);
-  return {
-    patientsInLedger: sum(() => true),
-    registered: sum((r) => r.registered),
-    analysed: sum((r) => r.analysable),
-    landmark: sum((r) => r.landmark_eligible),
-    flagged: sum((r) => r.flagged),
+  const counts: DerivationCounts = {
+    patientsInLedger: 0,
+    registered: 0,
+    analysed: 0,
+    landmark: 0,
+    flagged: 0,
   };
+  for (const row of rows) {
+    const n = row.patients;
+    counts.patientsInLedger += n;
+    if (row.registered) counts.registered += n;
+    if (row.analysable) counts.analysed += n;
+    if (row.landmark_eligible) counts.landmark += n;
+    if (row.flagged) counts.flagged += n;
+  }
+  return counts;
 }
 
 export async function countDerived(db: Kysely<Database>, runId: string): Promise<DerivationCounts> {
@@ -59,33 +69,37 @@ export async function buildAttrition(
  * step is the landmark sub-cohort, drawn from the analysable patients.
  */
 export function attritionFrom(rows: readonly CompositionRow[], landmarkMonths: number): AttritionStep[] {
-  const total = rows.reduce((sum, r) => sum + r.patients, 0);
   const order = [STEPS.registered, STEPS.eligible, STEPS.treated, STEPS.analysable];
+  // Exclusions per step (in `order`) and the landmark's, by reason: one pass over the rows.
+  const excludedBy = order.map(() => ({ excluded: 0, reasons: {} as Record<string, number> }));
+  const landmark = { excluded: 0, reasons: {} as Record<string, number> };
+  const stepIndex = new Map<string, number>(order.map((step, i) => [step, i]));
+  let total = 0;
+  for (const row of rows) {
+    total += row.patients;
+    const at = row.excluded_at === null ? undefined : stepIndex.get(row.excluded_at);
+    if (at !== undefined) {
+      const step = excludedBy[at] as (typeof excludedBy)[number];
+      step.reasons[row.reason] = (step.reasons[row.reason] ?? 0) + row.patients;
+      step.excluded += row.patients;
+    }
+    if (row.landmark_reason !== null) {
+      landmark.reasons[row.landmark_reason] = (landmark.reasons[row.landmark_reason] ?? 0) + row.patients;
+      landmark.excluded += row.patients;
+    }
+  }
   const steps: AttritionStep[] = [{ step: STEPS.ledger, patients: total }];
   let remaining = total;
-  for (const step of order) {
-    const reasons: Record<string, number> = {};
-    let excluded = 0;
-    for (const row of rows) {
-      if (row.excluded_at !== step) continue;
-      reasons[row.reason] = (reasons[row.reason] ?? 0) + row.patients;
-      excluded += row.patients;
-    }
+  order.forEach((step, i) => {
+    const { excluded, reasons } = excludedBy[i] as (typeof excludedBy)[number];
     remaining -= excluded;
     steps.push({ step, patients: remaining, excluded, reasons: sortedReasons(reasons) });
-  }
-  const landmarkReasons: Record<string, number> = {};
-  let landmarkExcluded = 0;
-  for (const row of rows) {
-    if (row.landmark_reason === null) continue;
-    landmarkReasons[row.landmark_reason] = (landmarkReasons[row.landmark_reason] ?? 0) + row.patients;
-    landmarkExcluded += row.patients;
-  }
+  });
   steps.push({
     step: landmarkStepName(landmarkMonths),
-    patients: remaining - landmarkExcluded,
-    excluded: landmarkExcluded,
-    reasons: sortedReasons(landmarkReasons),
+    patients: remaining - landmark.excluded,
+    excluded: landmark.excluded,
+    reasons: sortedReasons(landmark.reasons),
   });
   return steps;
 }

@@ -68,14 +68,17 @@ export async function beginCombinationChanges(trx: Transaction<Database>): Promi
  * `statement` (an UPDATE or INSERT on `patient_facts`, without RETURNING) made to record the
  * combinations of the version rows it leaves behind, counted `sign` times each, in
  * `combination_changes`. Closing versions returns the closed rows (the combinations they leave),
- * inserting returns the new rows (the combinations they join).
+ * inserting returns the new rows (the combinations they join). `preceding`: WITH items that
+ * `statement` reads (a data-modifying statement may appear only at the top level of a WITH).
  */
 export function recordingCombinationChanges(
   statement: RawBuilder<unknown>,
   sign: 1 | -1,
+  preceding?: RawBuilder<unknown>,
 ): RawBuilder<unknown> {
   return sql`
-    with changed as (${statement} returning ${COMBINATION_OF_ROW})
+    with ${preceding === undefined ? sql`` : sql`${preceding},`}
+    changed as (${statement} returning ${COMBINATION_OF_ROW})
     insert into combination_changes (${COMBINATION_NAMES}, patients)
     select ${COMBINATION_NAMES}, ${sign}::int * count(*)::int from changed
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14`;

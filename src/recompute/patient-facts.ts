@@ -10,6 +10,7 @@ import {
   recordingCombinationChanges,
   recountCombinations,
 } from './patient-combinations.js';
+import { commitWithoutWaitingForFlush } from './unflushed-commit.js';
 
 /**
  * Version of the derivation's SQL semantics. Bump it whenever derive-cohort.ts changes what a
@@ -139,6 +140,7 @@ export async function refreshPatientFacts(
       // The derivation sorts the events it reads by patient once; enough memory keeps that sort
       // off disk for ledgers of a few million events. Scoped to this transaction.
       await sql`set local work_mem = '256MB'`.execute(trx);
+      await commitWithoutWaitingForFlush(trx);
       let rederived: number;
       let partitionsUsed = partitions;
       let changedCombinations: PatientCombination[] | undefined;
@@ -241,8 +243,12 @@ async function stageDerivation(
   scopes: readonly DerivationScope[],
   options: { jit?: boolean } = {},
 ): Promise<void> {
-  // Left over by a refresh that failed after staging (an unlogged table is also emptied by a crash).
-  await sql`truncate patient_facts_rebuild`.execute(db);
+  // Left over by a refresh that failed after staging (an unlogged table is also emptied by a
+  // crash). Truncated only then: a TRUNCATE makes new files for the table and its indexes,
+  // ~6-9 ms that a nightly refresh would pay every night to empty an empty table.
+  const { rows: leftOver } = await sql<{ any: boolean }>`
+    select exists (select from patient_facts_rebuild) as any`.execute(db);
+  if (leftOver[0]?.any) await sql`truncate patient_facts_rebuild`.execute(db);
   const outcomes = await Promise.allSettled(
     scopes.map((scope) =>
       db.transaction().execute(async (trx) => {
@@ -257,16 +263,29 @@ async function stageDerivation(
 }
 
 /**
- * Moves the staged rows into `patient_facts` (in the refresh's transaction, so they appear with
- * the closing of the versions they replace) and empties the staging table. With `sign`, the
- * moved rows are recorded as combination changes.
+ * Moves a full rebuild's staged rows into `patient_facts` (in the refresh's transaction, so they
+ * appear with the closing of the versions they replace) and empties the staging table.
  */
-async function moveStaged(trx: Transaction<Database>, sign?: 1): Promise<number> {
-  const insert = sql`insert into patient_facts (${DERIVED_COLUMN_LIST})
-    select ${DERIVED_COLUMN_LIST} from patient_facts_rebuild`;
-  const moved = await (sign === undefined ? insert : recordingCombinationChanges(insert, sign)).execute(trx);
+async function moveStaged(trx: Transaction<Database>): Promise<number> {
+  const moved = await sql`insert into patient_facts (${DERIVED_COLUMN_LIST})
+    select ${DERIVED_COLUMN_LIST} from patient_facts_rebuild`.execute(trx);
   await sql`truncate patient_facts_rebuild`.execute(trx);
   return Number(moved.numAffectedRows ?? 0);
+}
+
+/**
+ * Moves an incremental refresh's staged rows into `patient_facts`, recording them as
+ * combination changes, and empties the staging table by deleting them in the same statement.
+ * A TRUNCATE makes new files for the table and its indexes, ~9 ms of every night for a few
+ * thousand rows; the deleted rows' space is reclaimed by vacuum, and every full rebuild
+ * truncates.
+ */
+async function moveStagedRecordingChanges(trx: Transaction<Database>): Promise<void> {
+  await recordingCombinationChanges(
+    sql`insert into patient_facts (${DERIVED_COLUMN_LIST}) select ${DERIVED_COLUMN_LIST} from staged`,
+    1,
+    sql`staged as (delete from patient_facts_rebuild returning ${DERIVED_COLUMN_LIST})`,
+  ).execute(trx);
 }
 
 async function refreshTouched(
@@ -348,7 +367,7 @@ async function refreshTouched(
     } finally {
       await Promise.allSettled([staged]);
     }
-    await timed(ms, 'moveStaged', () => moveStaged(trx, 1));
+    await timed(ms, 'moveStaged', () => moveStagedRecordingChanges(trx));
     const changedCombinations = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
     return { rederived: touchedCount, partitions: since.partitions, changedCombinations };
   }

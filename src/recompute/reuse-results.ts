@@ -9,6 +9,7 @@ import type {
 } from '../db/database.js';
 import { CURVE_COLUMN_NAMES } from '../db/summary-curve-columns.js';
 import type { AnalysisParameters } from './parameters.js';
+import { commitWithoutWaitingForFlush } from './unflushed-commit.js';
 
 /**
  * Version of what a run computes from its patient combinations and parameters: the counts, the
@@ -105,6 +106,7 @@ export async function copyResults(
   from: string,
 ): Promise<{ summaries: number; tests: number }> {
   return db.transaction().execute(async (trx) => {
+    await commitWithoutWaitingForFlush(trx);
     await sql`
       update runs r set ${sql.join(COUNT_COLUMNS.map((c) => sql`${sql.ref(c)} = f.${sql.ref(c)}`))},
         results_reused_from = f.id

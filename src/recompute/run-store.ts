@@ -4,6 +4,7 @@ import type { AttritionStep } from './attrition.js';
 import type { DerivationCounts } from './derive-cohort.js';
 import type { AnalysisParameters } from './parameters.js';
 import type { GroupingResults } from './summarize.js';
+import { commitWithoutWaitingForFlush } from './unflushed-commit.js';
 
 /** What asked for a run (the recompute job's payload, or a direct call). */
 export type RunRequest = {
@@ -105,6 +106,7 @@ export async function storeResults(
 ): Promise<{ summaries: number; tests: number }> {
   const stored = { summaries: 0, tests: 0 };
   await db.transaction().execute(async (trx) => {
+    await commitWithoutWaitingForFlush(trx);
     const writes: Promise<unknown>[] = [];
     const write = (results: GroupingResults) => {
       const written = insertGroupingResults(trx, runId, results);

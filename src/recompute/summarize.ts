@@ -1,29 +1,83 @@
 import { InputError } from '../errors.js';
 import { analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
 import type { GroupSummary } from '../stats/types.js';
-import { type AnalysedPatient, type Grouping, groupingDefinitions } from './groupings.js';
+import {
+  type AnalysedPatient,
+  type Grouping,
+  type GroupingDefinition,
+  groupingDefinitions,
+  type LabelPart,
+  labelOf,
+} from './groupings.js';
 import type { AnalysisParameters } from './parameters.js';
 import { type SummaryRow, summaryRow, type TestRow, testRow } from './summary-rows.js';
 
 /**
- * One grouping's survival data as counted columns (row i stands for `count[i]` patients). The
- * numbers are typed arrays, so a statistics thread receives them as one copy of their bytes
- * rather than number by number.
+ * One grouping's survival data as counted columns (row i stands for `count[i]` patients, in
+ * group `labels[group[i]]`). Every column is a typed array, so a statistics thread receives
+ * them as one copy of their bytes (an array of ~17,000 label strings took ~2 ms to send per
+ * grouping, and as long again to receive).
  */
 export type GroupingColumns = {
-  group: string[];
+  labels: string[];
+  group: Int32Array;
   time: Float64Array;
-  event: Float64Array;
+  /** 1 = death, 0 = censored. */
+  event: Uint8Array;
   count: Float64Array;
 };
 
 /** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
 export type CountedAnalysedPatients = AnalysedPatient & { patients?: number };
 
+type PartValue = boolean | string;
+
+/**
+ * Numbers a grouping's groups in order of first appearance, from the parts of their labels
+ * (`GroupingDefinition.labelParts`): a label string is made once per group, not per patient.
+ */
+class GroupCodes {
+  readonly labels: string[] = [];
+  readonly #codes = new Map<PartValue, number | Map<PartValue, number>>();
+
+  constructor(private readonly definition: GroupingDefinition) {}
+
+  codeOf(patient: AnalysedPatient): number {
+    const [first, second] = this.definition.labelParts;
+    const a = this.#value(first, patient);
+    if (second === undefined) return (this.#codes.get(a) as number | undefined) ?? this.#add(patient, a);
+    let inner = this.#codes.get(a) as Map<PartValue, number> | undefined;
+    if (inner === undefined) {
+      inner = new Map();
+      this.#codes.set(a, inner);
+    }
+    const b = this.#value(second, patient);
+    return inner.get(b) ?? this.#add(patient, b, inner);
+  }
+
+  #value(part: LabelPart, patient: AnalysedPatient): PartValue {
+    if ('flag' in part) return part.flag(patient) === true;
+    const name = part.name(patient);
+    // An analysable (or landmark-eligible) patient always has a cycle group; a row without one
+    // would be a derivation fault, not a group of its own.
+    if (typeof name !== 'string')
+      throw new InputError(`${this.definition.grouping}: a patient in this grouping has no group`);
+    return name;
+  }
+
+  #add(patient: AnalysedPatient, last: PartValue, inner?: Map<PartValue, number>): number {
+    const code = this.labels.length;
+    this.labels.push(labelOf(this.definition.labelParts, patient));
+    (inner ?? this.#codes).set(last, code);
+    return code;
+  }
+}
+
 /**
  * Every grouping's survival columns, built on demand from patient combinations as counted rows:
  * the statistics engine gives for a counted row exactly what it gives for the same row repeated,
- * so a grouping of 1M patients is a few thousand rows, never a million entries.
+ * so a grouping of 1M patients is a few thousand rows, never a million entries. Nothing is
+ * allocated per row: this runs once per grouping and run, mostly before V8 has optimized it.
  */
 export function survivalColumnsByGrouping(
   combinations: readonly CountedAnalysedPatients[],
@@ -34,26 +88,40 @@ export function survivalColumnsByGrouping(
     get(grouping) {
       const definition = definitions.get(grouping);
       if (!definition) return undefined;
-      const group: string[] = [];
+      const codes = new GroupCodes(definition);
+      const group = new Int32Array(combinations.length);
       const time = new Float64Array(combinations.length);
-      const event = new Float64Array(combinations.length);
+      const event = new Uint8Array(combinations.length);
       const count = new Float64Array(combinations.length);
+      let n = 0;
       for (const combination of combinations) {
-        const placed = definition.classify(combination);
-        if (!placed) continue;
+        if (!definition.includes(combination)) continue;
+        const t = definition.timeOf(combination);
         // A typed column would read a missing time as 0: refuse it, as the engine does.
-        if (typeof placed.time !== 'number')
-          throw new InputError(`${grouping}: a patient's time must be a number, got ${String(placed.time)}`);
-        const i = group.length;
-        group.push(placed.group);
-        time[i] = placed.time;
-        event[i] = combination.event === 1 ? 1 : 0;
-        count[i] = combination.patients ?? 1;
+        if (typeof t !== 'number')
+          throw new InputError(`${grouping}: a patient's time must be a number, got ${String(t)}`);
+        group[n] = codes.codeOf(combination);
+        time[n] = t;
+        event[n] = combination.event === 1 ? 1 : 0;
+        count[n] = combination.patients ?? 1;
+        n++;
       }
-      const n = group.length;
-      return { group, time: time.subarray(0, n), event: event.subarray(0, n), count: count.subarray(0, n) };
+      return {
+        labels: codes.labels,
+        group: group.subarray(0, n),
+        time: time.subarray(0, n),
+        event: event.subarray(0, n),
+        count: count.subarray(0, n),
+      };
     },
   };
+}
+
+/** The engine's columns: each row's group label from its code. */
+export function survivalColumnsOf(columns: GroupingColumns): SurvivalColumns {
+  const group = new Array<string>(columns.group.length);
+  for (let i = 0; i < group.length; i++) group[i] = columns.labels[columns.group[i] as number] as string;
+  return { group, time: columns.time, event: columns.event, count: columns.count };
 }
 
 /**
@@ -71,12 +139,12 @@ export type GroupingRows = { grouping: Grouping; summaries: SummaryRow[]; test: 
  */
 export function analyzeGrouping(
   groupingIndex: number,
-  columns: SurvivalColumns,
+  columns: GroupingColumns,
   parameters: AnalysisParameters,
 ): GroupingRows {
   const definition = groupingDefinitions(parameters)[groupingIndex];
   if (!definition) throw new RangeError(`no grouping at index ${groupingIndex}`);
-  const analysis = analyzeSurvivalColumns(columns, {
+  const analysis = analyzeSurvivalColumns(survivalColumnsOf(columns), {
     confType: parameters.confType,
     confLevel: parameters.confLevel,
     times: parameters.survivalTimes,

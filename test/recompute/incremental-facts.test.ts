@@ -386,6 +386,61 @@ describe('incremental patient facts', () => {
     );
   });
 
+  it('clears rows a failed refresh left staged before deriving again (incremental and full)', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    await sql`truncate patient_facts_rebuild`.execute(incremental.db);
+    const cohort = syntheticCohort(30, 9).flatMap(patientEvents);
+    await insertLedgerEvents(incremental.db, config, cohort);
+    const partitioned = { ...config, recompute: { ...config.recompute, partitionMinPatients: 1 } };
+    const first = await runRecompute(
+      incremental.db,
+      partitioned,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    // What a refresh that failed after staging leaves: staged versions of every patient (moved
+    // in, they would be second current versions, or stale ones).
+    const stageLeftovers = () =>
+      sql`insert into patient_facts_rebuild select * from patient_facts where valid_to is null`.execute(
+        incremental.db,
+      );
+    await stageLeftovers();
+    // The next night: a follow-up contact for three patients, derived in partitions.
+    const touched = cohort.filter((e) => e.type === 'patient.registered').slice(0, 3);
+    await insertLedgerEvents(
+      incremental.db,
+      config,
+      touched.map((e, i) => followUpContact(e.patientId, `leftover-night-${i}`, '2024-06-29')),
+    );
+    const night = await runRecompute(
+      incremental.db,
+      partitioned,
+      { cutoff: '2024-06-30', trigger: 'test' },
+      { logger },
+    );
+    expect(await factsOf(night.runId)).toEqual({ facts_mode: 'incremental', patients_rederived: 3 });
+    const staged = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from patient_facts_rebuild`.execute(incremental.db))
+        .rows[0]?.n;
+    expect(await staged()).toBe(0);
+    expect(await currentCombinations(incremental.db)).toEqual(
+      await runCombinations(incremental.db, night.runId),
+    );
+    // The same for a full rebuild: its rows are those of the incremental run.
+    await stageLeftovers();
+    const full = await runRecompute(
+      incremental.db,
+      { ...partitioned, recompute: { ...partitioned.recompute, derivePartitions: 2 } },
+      { cutoff: '2024-06-30', trigger: 'test', full: true },
+      { logger },
+    );
+    expect(await staged()).toBe(0);
+    expect(await patientRows(incremental.db, full.runId)).toEqual(
+      await patientRows(incremental.db, night.runId),
+    );
+    expect(await patientRows(incremental.db, first.runId)).toHaveLength(30);
+  });
+
   it('a changed derivation parameter rebuilds every patient', async () => {
     await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
     await insertLedgerEvents(incremental.db, config, syntheticCohort(12, 3).flatMap(patientEvents));

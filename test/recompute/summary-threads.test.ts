@@ -92,7 +92,7 @@ describe('statistics threads', () => {
     const columns = survivalColumnsByGrouping(combinations(200, 3), parameters);
     const good = columns.get('overall');
     if (!good) throw new Error('no overall columns');
-    const bad = { ...good, event: Float64Array.from(good.event, (e, i) => (i === 5 ? 2 : e)) };
+    const bad = { ...good, event: Uint8Array.from(good.event, (e, i) => (i === 5 ? 2 : e)) };
     await expect(threads.analyze(0, bad, parameters)).rejects.toThrow(
       new SummaryThreadError('statistics thread: InputError: row 6: event must be 0 or 1, got 2'),
     );

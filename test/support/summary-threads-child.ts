@@ -12,9 +12,10 @@ const threads = new SummaryThreads(1);
 const rows = await threads.analyze(
   0,
   {
-    group: ['all', 'all', 'all'],
+    labels: ['all'],
+    group: Int32Array.from([0, 0, 0]),
     time: Float64Array.from([1, 2, 3]),
-    event: Float64Array.from([1, 0, 1]),
+    event: Uint8Array.from([1, 0, 1]),
     count: Float64Array.from([2, 1, 1]),
   },
   parameters,
