@@ -84,37 +84,83 @@ export function survivalColumnsByGrouping(
   parameters: AnalysisParameters,
 ): { get(grouping: Grouping): GroupingColumns | undefined } {
   const definitions = new Map(groupingDefinitions(parameters).map((d) => [d.grouping, d]));
+  let ranks: Int32Array | undefined;
   return {
     get(grouping) {
       const definition = definitions.get(grouping);
       if (!definition) return undefined;
+      // The columns come out in ascending time, so that every group's times reach the engine
+      // sorted and are summed in one pass (`sortCounted`) instead of sorted again in every
+      // grouping. A landmark time is the time less the landmark: one order serves them all.
+      // The rows are read in their own order (reading 17,000 objects in time order, scattered
+      // in memory, cost ~20 ms more) and the columns written at their time ranks.
+      ranks ??= timeRanks(combinations);
       const codes = new GroupCodes(definition);
-      const group = new Int32Array(combinations.length);
-      const time = new Float64Array(combinations.length);
-      const event = new Uint8Array(combinations.length);
-      const count = new Float64Array(combinations.length);
+      const rows = combinations.length;
+      const group = new Int32Array(rows);
+      const time = new Float64Array(rows);
+      const event = new Uint8Array(rows);
+      const count = new Float64Array(rows);
+      const rowAtRank = new Int32Array(rows).fill(-1);
       let n = 0;
-      for (const combination of combinations) {
+      for (let i = 0; i < rows; i++) {
+        const combination = combinations[i] as CountedAnalysedPatients;
         if (!definition.includes(combination)) continue;
         const t = definition.timeOf(combination);
         // A typed column would read a missing time as 0: refuse it, as the engine does.
         if (typeof t !== 'number')
           throw new InputError(`${grouping}: a patient's time must be a number, got ${String(t)}`);
-        group[n] = codes.codeOf(combination);
-        time[n] = t;
-        event[n] = combination.event === 1 ? 1 : 0;
-        count[n] = combination.patients ?? 1;
+        group[i] = codes.codeOf(combination);
+        time[i] = t;
+        event[i] = combination.event === 1 ? 1 : 0;
+        count[i] = combination.patients ?? 1;
+        rowAtRank[ranks[i] as number] = i;
         n++;
       }
-      return {
+      const columns: GroupingColumns = {
         labels: codes.labels,
-        group: group.subarray(0, n),
-        time: time.subarray(0, n),
-        event: event.subarray(0, n),
-        count: count.subarray(0, n),
+        group: new Int32Array(n),
+        time: new Float64Array(n),
+        event: new Uint8Array(n),
+        count: new Float64Array(n),
       };
+      let k = 0;
+      for (const i of rowAtRank) {
+        if (i < 0) continue;
+        columns.group[k] = group[i] as number;
+        columns.time[k] = time[i] as number;
+        columns.event[k] = event[i] as number;
+        columns.count[k] = count[i] as number;
+        k++;
+      }
+      return columns;
     },
   };
+}
+
+/**
+ * Each row's position in ascending `time_months` (ties in row order; rows without a numeric
+ * time last, in row order): a bucket per distinct time and a native sort of the distinct
+ * times, ~4 ms for 17,000 rows where a comparator sort took 12-25 ms.
+ */
+export function timeRanks(rows: readonly { time_months: number | null }[]): Int32Array {
+  const buckets = new Map<number, number[]>();
+  const untimed: number[] = [];
+  rows.forEach((row, i) => {
+    const t = row.time_months;
+    if (typeof t !== 'number' || Number.isNaN(t)) untimed.push(i);
+    else {
+      const bucket = buckets.get(t);
+      if (bucket) bucket.push(i);
+      else buckets.set(t, [i]);
+    }
+  });
+  const ranks = new Int32Array(rows.length);
+  let rank = 0;
+  for (const t of Float64Array.from(buckets.keys()).sort())
+    for (const i of buckets.get(t) as number[]) ranks[i] = rank++;
+  for (const i of untimed) ranks[i] = rank++;
+  return ranks;
 }
 
 /** The engine's columns: each row's group label from its code. */

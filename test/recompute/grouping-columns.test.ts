@@ -8,6 +8,7 @@ import {
   type CountedAnalysedPatients,
   survivalColumnsByGrouping,
   survivalColumnsOf,
+  timeRanks,
 } from '../../src/recompute/summarize.js';
 
 const parameters = analysisParameters(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), '2024-06-30');
@@ -56,14 +57,58 @@ describe('grouping columns', () => {
           const built = columns.get(definition.grouping);
           if (!built) throw new Error(`no columns for ${definition.grouping}`);
           const engine = survivalColumnsOf(built);
-          expect(Array.from(engine.group), definition.grouping).toEqual(expected.group);
-          expect(Array.from(engine.time)).toEqual(expected.time);
-          expect(Array.from(engine.event)).toEqual(expected.event);
-          expect(Array.from(engine.count ?? [])).toEqual(expected.count);
+          // The same rows, in ascending patient time (the builder's order), as a multiset.
+          const rows = (c: {
+            group: ArrayLike<string>;
+            time: ArrayLike<number>;
+            event: ArrayLike<number>;
+            count?: ArrayLike<number>;
+          }) =>
+            Array.from(c.time, (t, i) => JSON.stringify([c.group[i], t, c.event[i], c.count?.[i]])).sort();
+          expect(rows(engine), definition.grouping).toEqual(rows(expected));
+          if (!definition.grouping.endsWith('_landmark')) {
+            for (let i = 1; i < built.time.length; i++)
+              expect(built.time[i - 1]).toBeLessThanOrEqual(built.time[i] as number);
+          }
           // One label per group, each made once.
           expect(new Set(built.labels).size).toBe(built.labels.length);
         }
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('orders rows by time once: ascending, ties and rows without a time kept in their order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            time_months: fc.option(fc.oneof(fc.constantFrom(0, -0, 1.5, 3), fc.double({ noNaN: true }))),
+            id: fc.nat(),
+          }),
+          { maxLength: 80 },
+        ),
+        (rows) => {
+          const ranks = timeRanks(rows);
+          // A permutation: every row has its own position.
+          expect([...ranks].sort((a, b) => a - b)).toEqual(rows.map((_, i) => i));
+          const ordered: (typeof rows)[number][] = [];
+          ranks.forEach((rank, i) => {
+            ordered[rank] = rows[i] as (typeof rows)[number];
+          });
+          const timed = ordered.filter((r) => r.time_months !== null);
+          for (let i = 1; i < timed.length; i++)
+            expect((timed[i - 1]?.time_months as number) <= (timed[i]?.time_months as number)).toBe(true);
+          // Untimed rows last, and rows of one time in their original order (a stable order).
+          expect(ordered.slice(timed.length).every((r) => r.time_months === null)).toBe(true);
+          const position = new Map(rows.map((r, i) => [r, i]));
+          for (let i = 1; i < ordered.length; i++) {
+            const [a, b] = [ordered[i - 1], ordered[i]] as [(typeof rows)[number], (typeof rows)[number]];
+            if (a.time_months === b.time_months)
+              expect(position.get(a) as number).toBeLessThan(position.get(b) as number);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
