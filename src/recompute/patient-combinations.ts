@@ -30,6 +30,32 @@ export const COMBINATION_COLUMNS = [
   'landmark_radiotherapy',
 ] as const satisfies readonly (keyof PatientCombination)[];
 
+/**
+ * A combination as an object of one fixed shape, whatever made it (a row read by `pg`, or a
+ * count change applied to a worker's held copy): the code that runs over tens of thousands of
+ * combinations in every run then meets a single hidden class. With rows of both shapes mixed,
+ * V8 discarded its optimized code for them ("wrong map") and compiled it again in later runs.
+ */
+export function combinationOf(row: PatientCombination, patients = row.patients): PatientCombination {
+  return {
+    excluded_at: row.excluded_at,
+    reason: row.reason,
+    landmark_reason: row.landmark_reason,
+    registered: row.registered,
+    analysable: row.analysable,
+    landmark_eligible: row.landmark_eligible,
+    flagged: row.flagged,
+    time_months: row.time_months,
+    event: row.event,
+    radiotherapy: row.radiotherapy,
+    cycle_group: row.cycle_group,
+    landmark_time_months: row.landmark_time_months,
+    landmark_cycle_group: row.landmark_cycle_group,
+    landmark_radiotherapy: row.landmark_radiotherapy,
+    patients,
+  };
+}
+
 /** The same columns by name (`patient_fact_combinations`). */
 const COMBINATION_NAMES = sql.join(COMBINATION_COLUMNS.map((column) => sql.ref(column)));
 
@@ -85,21 +111,41 @@ export function recordingCombinationChanges(
 }
 
 /**
- * Applies the collected changes to `patient_fact_combinations`. Combinations left with no
- * patient are deleted. A count would go negative only if the table had drifted from the
- * versions: that fails the run (a `--full` run recounts it). Returns every combination whose
- * count changed, with its new count (0: deleted); none when the changes cancel out (re-derived
- * patients whose rows came out as they were).
+ * The net count change of every combination an incremental refresh changes: the versions it
+ * closed (-1 each) and the rows it derived (+1 each), recorded in `combination_changes`, plus,
+ * with `staged`, the rows still waiting in `patient_facts_rebuild` to be moved in (+1 each).
+ * Combinations whose changes cancel out (re-derived patients whose rows came out as they were)
+ * are left out. Read before the changes are written, so that a run can start computing from
+ * them while its refresh writes them (see `runRecompute`).
  */
-export async function applyCombinationChanges(trx: Transaction<Database>): Promise<PatientCombination[]> {
-  const { rows: changed } = await sql<PatientCombination>`
+export async function netCombinationChanges(
+  trx: Transaction<Database>,
+  { staged }: { staged: boolean },
+): Promise<PatientCombination[]> {
+  const { rows } = await sql<PatientCombination>`
+    select ${COMBINATION_NAMES}, sum(patients)::int as patients from (
+      select ${COMBINATION_NAMES}, patients from combination_changes
+      ${staged ? sql`union all select ${COMBINATION_OF_ROW}, 1 from patient_facts_rebuild` : sql``}
+    ) c
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
+    having sum(patients) <> 0`.execute(trx);
+  return rows;
+}
+
+/**
+ * Applies the collected changes to `patient_fact_combinations` (once every change is in
+ * `combination_changes`). Combinations left with no patient are deleted. A count would go
+ * negative only if the table had drifted from the versions: that fails the run (a `--full` run
+ * recounts it).
+ */
+export async function applyCombinationChanges(trx: Transaction<Database>): Promise<void> {
+  await sql`
     insert into patient_fact_combinations as c (${COMBINATION_NAMES}, patients)
     select ${COMBINATION_NAMES}, sum(patients)::int from combination_changes
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
     having sum(patients) <> 0
     on conflict on constraint patient_fact_combinations_key
-    do update set patients = c.patients + excluded.patients
-    returning ${COMBINATION_NAMES}, patients`.execute(trx);
+    do update set patients = c.patients + excluded.patients`.execute(trx);
   const { rows } = await sql<{ patients: number }>`
     delete from patient_fact_combinations where patients <= 0 returning patients`.execute(trx);
   if (rows.some((row) => row.patients < 0)) {
@@ -107,9 +153,6 @@ export async function applyCombinationChanges(trx: Transaction<Database>): Promi
       'patient_fact_combinations no longer matches patient_facts (a count went negative); run `survflow recompute --full`',
     );
   }
-  // Every count that changed went through the upsert (a combination is deleted only once its
-  // count reached zero there), so these rows are all that differs from the table before.
-  return changed;
 }
 
 /**

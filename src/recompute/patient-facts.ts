@@ -6,6 +6,7 @@ import type { AnalysisParameters } from './parameters.js';
 import {
   applyCombinationChanges,
   beginCombinationChanges,
+  netCombinationChanges,
   type PatientCombination,
   recordingCombinationChanges,
   recountCombinations,
@@ -40,11 +41,18 @@ export type FactsRefresh = {
   combinationsRunNo: string;
   /**
    * An incremental refresh's changes to the combinations named `from` (the combinations before
-   * it): every combination whose count changed, with its new count (0: gone). Absent after a
-   * full rebuild.
+   * it): every combination whose count changed, with the change (`patients`: +n or -n; a count
+   * that reaches 0 is gone). Absent after a full rebuild.
    */
-  combinationChanges?: { from: string; changed: PatientCombination[] };
+  combinationChanges?: { from: string; deltas: PatientCombination[] };
 };
+
+/**
+ * An incremental refresh's combination changes (as in `FactsRefresh`), announced before the
+ * refresh writes them and commits: they take the combinations named `from` to those named `to`
+ * if, and only if, the refresh commits.
+ */
+export type UncommittedCombinationChanges = { from: string; to: string; deltas: PatientCombination[] };
 
 /** Runs `step` and records its duration under `name`. */
 async function timed<T>(ms: Record<string, number>, name: string, step: () => Promise<T>): Promise<T> {
@@ -76,6 +84,12 @@ export type RefreshOptions = {
    */
   derivePartitions?: number;
   partitionMinPatients?: number;
+  /**
+   * Told an incremental refresh's combination changes (when there are any) as soon as they are
+   * known, while the refresh still writes them and commits, so the caller can start computing
+   * from them meanwhile (it must not throw, and must not trust them until the refresh returns).
+   */
+  onCombinationChanges?: (changes: UncommittedCombinationChanges) => void;
 };
 
 /**
@@ -176,6 +190,10 @@ export async function refreshPatientFacts(
           fromCutoff: state.cutoff,
           partitions: configuredPartitions,
           partitionMinPatients: options.partitionMinPatients ?? 500,
+          announce: (deltas) => {
+            if (deltas.length > 0)
+              options.onCombinationChanges?.({ from: state.combinations_run_no, to: run.runNo, deltas });
+          },
         }));
       } else {
         throw new Error('unreachable: no facts state and no full rebuild');
@@ -219,7 +237,7 @@ export async function refreshPatientFacts(
         partitions: partitionsUsed,
         combinationsRunNo,
         ...(state && changedCombinations
-          ? { combinationChanges: { from: state.combinations_run_no, changed: changedCombinations } }
+          ? { combinationChanges: { from: state.combinations_run_no, deltas: changedCombinations } }
           : {}),
       };
     });
@@ -300,6 +318,8 @@ async function refreshTouched(
     fromCutoff: string;
     partitions: number;
     partitionMinPatients: number;
+    /** Told the net combination changes once they are known, before they are written. */
+    announce: (deltas: PatientCombination[]) => void;
   },
 ): Promise<{ rederived: number; partitions: number; changedCombinations: PatientCombination[] }> {
   await sql`create temporary table touched_patients (patient_key text primary key) on commit drop`.execute(
@@ -367,8 +387,14 @@ async function refreshTouched(
     } finally {
       await Promise.allSettled([staged]);
     }
+    // The staged rows are counted before they are moved in: the changes are known one statement
+    // earlier, and the caller computes from them while the rest of the refresh is written.
+    const changedCombinations = await timed(ms, 'netChanges', () =>
+      netCombinationChanges(trx, { staged: true }),
+    );
+    since.announce(changedCombinations);
     await timed(ms, 'moveStaged', () => moveStagedRecordingChanges(trx));
-    const changedCombinations = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+    await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
     return { rederived: touchedCount, partitions: since.partitions, changedCombinations };
   }
 
@@ -376,6 +402,10 @@ async function refreshTouched(
   await timed(ms, 'derive', () =>
     recordingCombinationChanges(derivationStatement(runNo, parameters, 'touched patients'), 1).execute(trx),
   );
-  const changedCombinations = await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
+  const changedCombinations = await timed(ms, 'netChanges', () =>
+    netCombinationChanges(trx, { staged: false }),
+  );
+  since.announce(changedCombinations);
+  await timed(ms, 'countCombinations', () => applyCombinationChanges(trx));
   return { rederived: touchedCount, partitions: 1, changedCombinations };
 }
