@@ -116,8 +116,9 @@ async function runLocked(
   const threads = options.summaryThreads;
   // With a held copy and statistics threads, a refresh's combination changes start the results
   // as soon as they are known: the threads compute while the refresh writes the changes and
-  // commits (~40-60 ms of a 100k-patient night). Changes mean new combinations, which no
-  // published run has, so these results are never copied instead.
+  // commits (its last ~40-60 ms on a 100k-patient night; on two cores, where the statistics
+  // need the CPU anyway, the median night gained less, see the README). Changes mean new
+  // combinations, which no published run has, so these results are never copied instead.
   let early: Promise<StartedResults | undefined> | undefined;
   const startEarly = (changes: UncommittedCombinationChanges) => {
     const held = combinations.applyUncommitted(changes);
