@@ -119,7 +119,7 @@ async function runLocked(
   // commits (its last ~40-60 ms on a 100k-patient night; on two cores, where the statistics
   // need the CPU anyway, the median night gained less, see the README). Changes mean new
   // combinations, which no published run has, so these results are never copied instead.
-  let early: Promise<StartedResults | undefined> | undefined;
+  let early: Promise<StartedResults> | undefined;
   const startEarly = (changes: UncommittedCombinationChanges) => {
     const held = combinations.applyUncommitted(changes);
     if (held === undefined) return;

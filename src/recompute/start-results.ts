@@ -7,7 +7,6 @@ import type { SummaryThreads } from './summary-threads.js';
 
 /** What a run computes from its combinations before it writes any of it. */
 export type StartedResults = {
-  combinations: PatientCombination[];
   /** With statistics threads, already handed to them. */
   groupings: AsyncIterable<GroupingResults>;
   counts: DerivationCounts;
@@ -30,7 +29,6 @@ export function startResults(
     threads?.analyze,
   );
   return {
-    combinations,
     groupings,
     counts: countsFrom(combinations),
     attrition: attritionFrom(combinations, parameters.landmarkMonths),
