@@ -1,14 +1,8 @@
 import { InputError } from '../errors.js';
 import { analyzeSurvivalColumns, type SurvivalColumns } from '../stats/index.js';
 import type { GroupSummary } from '../stats/types.js';
-import {
-  type AnalysedPatient,
-  type Grouping,
-  type GroupingDefinition,
-  groupingDefinitions,
-  type LabelPart,
-  labelOf,
-} from './groupings.js';
+import { CombinationReads, NO_GROUP } from './combination-reads.js';
+import { type AnalysedPatient, type Grouping, groupingDefinitions, labelOf } from './groupings.js';
 import type { AnalysisParameters } from './parameters.js';
 import { type SummaryRow, summaryRow, type TestRow, testRow } from './summary-rows.js';
 
@@ -30,54 +24,12 @@ export type GroupingColumns = {
 /** Analysable patients as rows; a row with `patients: n` stands for n patients with its columns. */
 export type CountedAnalysedPatients = AnalysedPatient & { patients?: number };
 
-type PartValue = boolean | string;
-
-/**
- * Numbers a grouping's groups in order of first appearance, from the parts of their labels
- * (`GroupingDefinition.labelParts`): a label string is made once per group, not per patient.
- */
-class GroupCodes {
-  readonly labels: string[] = [];
-  readonly #codes = new Map<PartValue, number | Map<PartValue, number>>();
-
-  constructor(private readonly definition: GroupingDefinition) {}
-
-  codeOf(patient: AnalysedPatient): number {
-    const [first, second] = this.definition.labelParts;
-    const a = this.#value(first, patient);
-    if (second === undefined) return (this.#codes.get(a) as number | undefined) ?? this.#add(patient, a);
-    let inner = this.#codes.get(a) as Map<PartValue, number> | undefined;
-    if (inner === undefined) {
-      inner = new Map();
-      this.#codes.set(a, inner);
-    }
-    const b = this.#value(second, patient);
-    return inner.get(b) ?? this.#add(patient, b, inner);
-  }
-
-  #value(part: LabelPart, patient: AnalysedPatient): PartValue {
-    if ('flag' in part) return part.flag(patient) === true;
-    const name = part.name(patient);
-    // An analysable (or landmark-eligible) patient always has a cycle group; a row without one
-    // would be a derivation fault, not a group of its own.
-    if (typeof name !== 'string')
-      throw new InputError(`${this.definition.grouping}: a patient in this grouping has no group`);
-    return name;
-  }
-
-  #add(patient: AnalysedPatient, last: PartValue, inner?: Map<PartValue, number>): number {
-    const code = this.labels.length;
-    this.labels.push(labelOf(this.definition.labelParts, patient));
-    (inner ?? this.#codes).set(last, code);
-    return code;
-  }
-}
-
 /**
  * Every grouping's survival columns, built on demand from patient combinations as counted rows:
  * the statistics engine gives for a counted row exactly what it gives for the same row repeated,
  * so a grouping of 1M patients is a few thousand rows, never a million entries. Nothing is
- * allocated per row: this runs once per grouping and run, mostly before V8 has optimized it.
+ * allocated per row: this runs once per grouping and run, mostly before V8 has optimized it,
+ * and each accessor of the definitions reads each row once for all groupings (CombinationReads).
  */
 export function survivalColumnsByGrouping(
   combinations: readonly CountedAnalysedPatients[],
@@ -85,6 +37,7 @@ export function survivalColumnsByGrouping(
 ): { get(grouping: Grouping): GroupingColumns | undefined } {
   const definitions = new Map(groupingDefinitions(parameters).map((d) => [d.grouping, d]));
   let ranks: Int32Array | undefined;
+  let reads: CombinationReads | undefined;
   return {
     get(grouping) {
       const definition = definitions.get(grouping);
@@ -95,30 +48,47 @@ export function survivalColumnsByGrouping(
       // The rows are read in their own order (reading 17,000 objects in time order, scattered
       // in memory, cost ~20 ms more) and the columns written at their time ranks.
       ranks ??= timeRanks(combinations);
-      const codes = new GroupCodes(definition);
+      reads ??= new CombinationReads(combinations);
+      const included = reads.mask(definition.includes);
+      const { time: times, valid } = reads.time(definition.timeOf);
+      const [firstPart, secondPart] = definition.labelParts;
+      const first = reads.part(firstPart);
+      const second = secondPart === undefined ? undefined : reads.part(secondPart);
+      // A group per pair of part values, numbered in order of first appearance in row order; a
+      // label string is made once per group, not per row.
+      const width = second === undefined ? 1 : Math.max(1, second.values.length);
+      const groupOfParts = new Int32Array(Math.max(1, first.values.length) * width).fill(-1);
+      const labels: string[] = [];
       const rows = combinations.length;
       const group = new Int32Array(rows);
-      const time = new Float64Array(rows);
-      const event = new Uint8Array(rows);
-      const count = new Float64Array(rows);
       const rowAtRank = new Int32Array(rows).fill(-1);
       let n = 0;
       for (let i = 0; i < rows; i++) {
-        const combination = combinations[i] as CountedAnalysedPatients;
-        if (!definition.includes(combination)) continue;
-        const t = definition.timeOf(combination);
+        if (included[i] === 0) continue;
         // A typed column would read a missing time as 0: refuse it, as the engine does.
-        if (typeof t !== 'number')
+        if (valid[i] === 0) {
+          const t = definition.timeOf(combinations[i] as CountedAnalysedPatients);
           throw new InputError(`${grouping}: a patient's time must be a number, got ${String(t)}`);
-        group[i] = codes.codeOf(combination);
-        time[i] = t;
-        event[i] = combination.event === 1 ? 1 : 0;
-        count[i] = combination.patients ?? 1;
+        }
+        const a = first.codes[i] as number;
+        const b = second === undefined ? 0 : (second.codes[i] as number);
+        // An analysable (or landmark-eligible) patient always has a cycle group; a row without
+        // one would be a derivation fault, not a group of its own.
+        if (a === NO_GROUP || b === NO_GROUP)
+          throw new InputError(`${grouping}: a patient in this grouping has no group`);
+        const pair = a * width + b;
+        let code = groupOfParts[pair] as number;
+        if (code < 0) {
+          code = labels.length;
+          labels.push(labelOf(definition.labelParts, combinations[i] as CountedAnalysedPatients));
+          groupOfParts[pair] = code;
+        }
+        group[i] = code;
         rowAtRank[ranks[i] as number] = i;
         n++;
       }
       const columns: GroupingColumns = {
-        labels: codes.labels,
+        labels,
         group: new Int32Array(n),
         time: new Float64Array(n),
         event: new Uint8Array(n),
@@ -128,9 +98,9 @@ export function survivalColumnsByGrouping(
       for (const i of rowAtRank) {
         if (i < 0) continue;
         columns.group[k] = group[i] as number;
-        columns.time[k] = time[i] as number;
-        columns.event[k] = event[i] as number;
-        columns.count[k] = count[i] as number;
+        columns.time[k] = times[i] as number;
+        columns.event[k] = reads.event[i] as number;
+        columns.count[k] = reads.count[i] as number;
         k++;
       }
       return columns;
