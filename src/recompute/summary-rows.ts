@@ -19,16 +19,47 @@ export type TestRow = Omit<Insertable<RunTestsTable>, 'run_id'>;
 const survivalAt = (summary: GroupSummary, time: number) =>
   summary.survival.find((s) => s.time === time)?.surv ?? null;
 
-/** A curve as its columns, each binary-encoded for its `float8[]` column. */
+/**
+ * A curve as its columns, each binary-encoded for its `float8[]` column. One pass reads each
+ * point's fields by name: read column by column through a field name held in a variable, each
+ * of a night's ~230,000 values was a generic keyed load (the bench's 100k night, 29,000 points:
+ * ~5-8 ms warm before, ~3.5-6 ms after; the same bytes).
+ */
 function curveColumns(curve: readonly CurvePoint[]): Record<CurveColumnName, Uint8Array> {
-  const columns = {} as Record<CurveColumnName, Uint8Array>;
-  for (const column of CURVE_COLUMN_NAMES) {
-    const field = CURVE_COLUMNS[column];
-    const values = new Array<number | null>(curve.length);
-    for (let i = 0; i < curve.length; i++) values[i] = (curve[i] as CurvePoint)[field];
-    columns[column] = binaryFloat8Array(values);
+  const n = curve.length;
+  const time = new Array<number>(n);
+  const nRisk = new Array<number>(n);
+  const nEvent = new Array<number>(n);
+  const nCensor = new Array<number>(n);
+  const surv = new Array<number>(n);
+  const stdErr = new Array<number | null>(n);
+  const lower = new Array<number | null>(n);
+  const upper = new Array<number | null>(n);
+  for (let i = 0; i < n; i++) {
+    const point = curve[i] as CurvePoint;
+    time[i] = point.time;
+    nRisk[i] = point.nRisk;
+    nEvent[i] = point.nEvent;
+    nCensor[i] = point.nCensor;
+    surv[i] = point.surv;
+    stdErr[i] = point.stdErr;
+    lower[i] = point.lower;
+    upper[i] = point.upper;
   }
-  return columns;
+  const columns: Record<keyof CurvePoint, ArrayLike<number | null>> = {
+    time,
+    nRisk,
+    nEvent,
+    nCensor,
+    surv,
+    stdErr,
+    lower,
+    upper,
+  };
+  const encoded = {} as Record<CurveColumnName, Uint8Array>;
+  for (const column of CURVE_COLUMN_NAMES)
+    encoded[column] = binaryFloat8Array(columns[CURVE_COLUMNS[column]]);
+  return encoded;
 }
 
 export function summaryRow(grouping: Grouping, summary: GroupSummary): SummaryRow {
