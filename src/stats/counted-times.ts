@@ -88,3 +88,53 @@ export function subjectCount(times: Float64Array, counts: Float64Array | undefin
   for (let i = 0; i < counts.length; i++) n += counts[i]!;
   return n;
 }
+
+/** Times in ascending order with their counts (absent: one subject per entry). */
+export type AscendingPart = { times: Float64Array; counts: Float64Array | undefined };
+
+/**
+ * `sortCounted` of the parts' entries concatenated, by merging them instead of sorting: the
+ * pooled sample of k groups, each already sorted (k-1 comparisons per entry where the sort took
+ * a native sort and a binary search per entry, ~15% of a grouping's statistics). Undefined when
+ * a part is not plainly ascending, or holds NaN or -0, whose place the sort alone decides: the
+ * caller then sorts.
+ */
+export function mergeCounted(parts: readonly AscendingPart[]): CountedTimes | undefined {
+  let total = 0;
+  for (const { times } of parts) {
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i] as number;
+      if (Number.isNaN(t) || Object.is(t, -0) || (i > 0 && !((times[i - 1] as number) <= t)))
+        return undefined;
+    }
+    total += times.length;
+  }
+  const distinct = new Float64Array(total);
+  const summed = new Float64Array(total);
+  const next = new Int32Array(parts.length);
+  let m = 0;
+  for (let taken = 0; taken < total; taken++) {
+    // The part whose next time is smallest (the first such part on ties, so equal times are
+    // summed in the concatenation's order; the sums are exact integers either way).
+    let chosen = -1;
+    let smallest = Number.POSITIVE_INFINITY;
+    for (let p = 0; p < parts.length; p++) {
+      const { times } = parts[p] as AscendingPart;
+      const i = next[p] as number;
+      if (i < times.length && (chosen < 0 || (times[i] as number) < smallest)) {
+        chosen = p;
+        smallest = times[i] as number;
+      }
+    }
+    const part = parts[chosen] as AscendingPart;
+    const i = next[chosen] as number;
+    next[chosen] = i + 1;
+    const count = part.counts === undefined ? 1 : (part.counts[i] as number);
+    if (m === 0 || distinct[m - 1] !== smallest) {
+      distinct[m] = smallest;
+      summed[m] = count;
+      m++;
+    } else summed[m - 1] = (summed[m - 1] as number) + count;
+  }
+  return { times: distinct.slice(0, m), counts: summed.slice(0, m) };
+}

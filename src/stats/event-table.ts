@@ -3,7 +3,7 @@
  * time merging), the number of deaths and censorings, for one data set or for several groups at
  * the times of the pooled data. Built from sorted typed arrays in linear passes: no per-row object.
  */
-import { sortCounted, subjectCount } from './counted-times.js';
+import { mergeCounted, sortCounted, subjectCount } from './counted-times.js';
 import { mergeNearEqualInPlace } from './time-fix.js';
 
 /**
@@ -132,6 +132,16 @@ export function pooledSample(samples: readonly SortedSample[]): SortedSample {
 
 /** `pooledSample` when any sample is counted (an uncounted one counts 1 per entry). */
 function pooledCountedSample(samples: readonly SortedSample[]): SortedSample {
+  // The samples are sorted: merged, their entries give what sorting them together gives.
+  const deaths = mergeCounted(samples.map((s) => ({ times: s.deaths, counts: s.deathCounts })));
+  const censorings = mergeCounted(samples.map((s) => ({ times: s.censorings, counts: s.censoringCounts })));
+  if (deaths && censorings)
+    return {
+      deaths: deaths.times,
+      deathCounts: deaths.counts,
+      censorings: censorings.times,
+      censoringCounts: censorings.counts,
+    };
   const concat = (times: Float64Array[], counts: (Float64Array | undefined)[]) => {
     const total = times.reduce((s, p) => s + p.length, 0);
     const outTimes = new Float64Array(total);
