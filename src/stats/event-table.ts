@@ -133,8 +133,10 @@ export function pooledSample(samples: readonly SortedSample[]): SortedSample {
 /** `pooledSample` when any sample is counted (an uncounted one counts 1 per entry). */
 function pooledCountedSample(samples: readonly SortedSample[]): SortedSample {
   // The samples are sorted: merged, their entries give what sorting them together gives.
+  // The censorings are merged only if the deaths could be: otherwise both are sorted below.
   const deaths = mergeCounted(samples.map((s) => ({ times: s.deaths, counts: s.deathCounts })));
-  const censorings = mergeCounted(samples.map((s) => ({ times: s.censorings, counts: s.censoringCounts })));
+  const censorings =
+    deaths && mergeCounted(samples.map((s) => ({ times: s.censorings, counts: s.censoringCounts })));
   if (deaths && censorings)
     return {
       deaths: deaths.times,
