@@ -95,7 +95,7 @@ export type AscendingPart = { times: Float64Array; counts: Float64Array | undefi
 /**
  * `sortCounted` of the parts' entries concatenated, by merging them instead of sorting: the
  * pooled sample of k groups, each already sorted (k-1 comparisons per entry where the sort took
- * a native sort and a binary search per entry, ~15% of a grouping's statistics). Undefined when
+ * a native sort and a binary search per entry, ~10% of a night's statistics, warm). Undefined when
  * a part is not plainly ascending, or holds NaN or -0, whose place the sort alone decides: the
  * caller then sorts.
  */
