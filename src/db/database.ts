@@ -21,6 +21,16 @@ export interface EventsTable {
   content_hash: string;
   batch_id: string;
   received_at: Timestamp;
+  // Generated from the row by PostgreSQL (migration 2026-11-27T13-00-00Z): read only.
+  fact_on: ColumnType<string, never, never>;
+  is_line1_cycle: ColumnType<boolean | null, never, never>;
+  cycle_number: ColumnType<number | null, never, never>;
+  is_local_line1_radiotherapy: ColumnType<boolean | null, never, never>;
+  registration_source: ColumnType<string | null, never, never>;
+  registration_event_id: ColumnType<string | null, never, never>;
+  registration_histology: ColumnType<string | null, never, never>;
+  registration_disease_setting: ColumnType<string | null, never, never>;
+  registration_diagnosed_on: ColumnType<string | null, never, never>;
 }
 
 export interface IngestSubmissionsTable {

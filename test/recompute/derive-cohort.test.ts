@@ -4,7 +4,7 @@ import type { Config } from '../../src/config.js';
 import type { SurvEvent } from '../../src/contract/events.js';
 import type { RunPatientRow } from '../../src/db/database.js';
 import { buildAttrition, countDerived } from '../../src/recompute/attrition.js';
-import { FLAGS, REASONS } from '../../src/recompute/derive-cohort.js';
+import { FLAGS, patientKeyRange, REASONS } from '../../src/recompute/derive-cohort.js';
 import { analysisParameters, DAYS_PER_MONTH } from '../../src/recompute/parameters.js';
 import { refreshPatientFacts } from '../../src/recompute/patient-facts.js';
 import { insertRun } from '../../src/recompute/run-store.js';
@@ -386,3 +386,46 @@ function shuffle<T>(items: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+describe('patientKeyRange', () => {
+  it('puts every key in exactly one of n shares, whatever n and whatever the key', async () => {
+    const hex = Array.from({ length: 200 }, (_, i) => patientKeyOf(config.pseudonymKey, `P${i}`));
+    const edges = [
+      '',
+      '0',
+      '0000',
+      '00000000',
+      '3fff',
+      '4000',
+      '7fff',
+      '7fffffff',
+      '8000',
+      '80',
+      'ffff',
+      'fffff',
+    ];
+    const odd = ['ABCD', 'zz', 'é', ' leading space', '~'];
+    const keys = [...hex, ...edges, ...odd];
+    const values = sql.join(keys.map((key) => sql`(${key}::text)`));
+    for (const partitions of [1, 2, 3, 5, 7, 64]) {
+      const shareOf = new Map<string, number[]>();
+      for (let partition = 0; partition < partitions; partition++) {
+        const { rows } = await sql<{ patient_key: string }>`
+          select patient_key from (values ${values}) as e (patient_key)
+          where true ${patientKeyRange(partition, partitions)}`.execute(testDb.db);
+        for (const { patient_key } of rows)
+          shareOf.set(patient_key, [...(shareOf.get(patient_key) ?? []), partition]);
+      }
+      expect(
+        keys.filter((key) => shareOf.get(key)?.length !== 1),
+        `${partitions} shares`,
+      ).toEqual([]);
+      if (partitions === 2) {
+        // HMAC keys spread evenly: neither half is much larger than the other.
+        const first = hex.filter((key) => shareOf.get(key)?.[0] === 0).length;
+        expect(first).toBeGreaterThan(60);
+        expect(first).toBeLessThan(140);
+      }
+    }
+  });
+});

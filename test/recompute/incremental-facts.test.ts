@@ -16,6 +16,7 @@ import {
   followUpContact,
   insertLedgerEvents,
   patientEvents,
+  patientKeyOf,
   retraction,
   syntheticCohort,
 } from '../support/ledger-fixture.js';
@@ -332,6 +333,64 @@ describe('incremental patient facts', () => {
       n: number;
     }>`select count(*)::int as n from patient_facts_rebuild`.execute(incremental.db);
     expect(staged).toEqual([{ n: 0 }]);
+  });
+
+  it('a full rebuild writes versions only for the patients it changes; every run reads as before', async () => {
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(incremental.db);
+    await sql`truncate events, runs, patient_facts, patient_facts_state cascade`.execute(reference.db);
+    const cohort = syntheticCohort(30, 11);
+    const changed = cohort.find((p) => p.diedOn === undefined);
+    const gone = cohort.find((p) => p !== changed);
+    if (!changed || !gone) throw new Error('cohort too small');
+    const events = cohort.flatMap(patientEvents);
+    await insertLedgerEvents(incremental.db, config, events);
+    const full = { cutoff: '2024-06-30', trigger: 'test', full: true } as const;
+    const first = await runRecompute(incremental.db, config, full, { logger });
+    const before = await patientRows(incremental.db, first.runId);
+    expect(before).toHaveLength(30);
+
+    // One patient's row changes (a contact on the cutoff day); another's every event is retracted,
+    // so that patient is no longer derived at all; the other 28 come out as they were.
+    const later = [
+      followUpContact(changed.id, `${changed.id}-late-contact`, '2024-06-30'),
+      ...patientEvents(gone).map((e) => retraction(e.source, gone.id, e.eventId, '2024-06-02')),
+    ];
+    await insertLedgerEvents(incremental.db, config, later);
+    const rebuilt = await runRecompute(incremental.db, config, full, { logger });
+    expect(await factsOf(rebuilt.runId)).toEqual({ facts_mode: 'full', patients_rederived: 29 });
+
+    const { rows: versions } = await sql<{ patient_key: string; written: boolean; closed: boolean }>`
+      select f.patient_key, f.valid_from = r.run_no as written, f.valid_to is not distinct from r.run_no as closed
+      from patient_facts f, runs r where r.id = ${rebuilt.runId}
+        and (f.valid_from = r.run_no or f.valid_to = r.run_no)
+      order by 1, 2`.execute(incremental.db);
+    const changedKey = patientKeyOf(config.pseudonymKey, changed.id);
+    const goneKey = patientKeyOf(config.pseudonymKey, gone.id);
+    expect(versions).toEqual(
+      [
+        { patient_key: changedKey, written: false, closed: true },
+        { patient_key: changedKey, written: true, closed: false },
+        { patient_key: goneKey, written: false, closed: true },
+      ].sort((a, b) => (a.patient_key < b.patient_key ? -1 : a.patient_key > b.patient_key ? 1 : 0)),
+    );
+
+    // The first run reads as it was published; the rebuilt one as a first derivation of the same
+    // ledger in another database; the maintained counts are the rebuilt run's.
+    expect(await patientRows(incremental.db, first.runId)).toEqual(before);
+    await insertLedgerEvents(reference.db, referenceConfig, [...events, ...later]);
+    const fresh = await runRecompute(reference.db, referenceConfig, full, { logger });
+    const rebuiltRows = await patientRows(incremental.db, rebuilt.runId);
+    expect(rebuiltRows).toHaveLength(29);
+    expect(rebuiltRows).toEqual(await patientRows(reference.db, fresh.runId));
+    expect(
+      rebuiltRows.filter(
+        (row) =>
+          JSON.stringify(row) !== JSON.stringify(before.find((b) => b.patient_key === row.patient_key)),
+      ),
+    ).toHaveLength(1);
+    expect(await currentCombinations(incremental.db)).toEqual(
+      await runCombinations(incremental.db, rebuilt.runId),
+    );
   });
 
   it('a partitioned rebuild that fails leaves the previous versions and counts as they were', async () => {
