@@ -4,9 +4,11 @@
  * same database: one sequential scan of the ledger (`select count(*) from events`, index scans
  * disabled so that it is one).
  *
- * Per cohort size: the full run (every patient derived: the first run, or `--full`), the nightly
- * run after a day's worth of new events for 1% of the patients with the cutoff moved one day
- * (incremental: only touched patients are derived again), and a run with nothing new.
+ * Per cohort size: the first full run (every patient derived and written; repeated after removing
+ * the facts it wrote), a `--full` run with nothing changed (every patient derived again, no
+ * version written), the nightly run after a day's worth of new events for 1% of the patients with
+ * the cutoff moved one day (incremental: only touched patients are derived again), and a run with
+ * nothing new.
  *
  * The ledger is loaded by COPY (not through the queue) so the setup stays bounded; then VACUUM
  * ANALYZE, as autovacuum would after a backfill. The 1M-patient ledger is the 100k one plus nine
