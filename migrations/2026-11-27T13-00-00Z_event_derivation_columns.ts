@@ -8,10 +8,12 @@ import { type Kysely, sql } from 'kysely';
  *   the row itself, so every writer gets them and none can set them): the clinical date
  *   (`fact_on`, the same `survflow_fact_on` as before), whether it is a line-1 immunotherapy
  *   cycle and its cycle number, whether it is a local line-1 radiotherapy course, and a
- *   registration's fields and tie-break keys (null on every other type). The expressions are
- *   the derivation's former ones, character for character, so the derived rows are unchanged;
+ *   registration's fields (null on every other type). The expressions are the derivation's
+ *   former ones, character for character, so the derived rows are unchanged;
  * - `events_patient_derivation_idx` on (patient key in byte order, line-1 cycles first, cycle
- *   number, fact date) including the other columns the derivation reads. It replaces
+ *   number, fact date) including the other columns the derivation reads (the type, `seq`, and
+ *   the source and event id, which a registration's tie-break and the test for a retraction
+ *   of the event read). It replaces
  *   `events_patient_key_idx`: a refresh reads a touched patient's events from it alone (an
  *   index-only scan of one or two pages instead of ~18 scattered heap pages), and a full
  *   derivation reads the ledger in the order its window needs (no sort of every event);
@@ -31,10 +33,6 @@ const DERIVATION_COLUMNS = sql`
   add column is_local_line1_radiotherapy boolean
     generated always as (type = 'radiotherapy.course' and (payload->>'line')::int = 1
       and lower(payload->>'intent') = 'local') stored,
-  add column registration_source text
-    generated always as (case when type = 'patient.registered' then source end) stored,
-  add column registration_event_id text
-    generated always as (case when type = 'patient.registered' then event_id end) stored,
   add column registration_histology text
     generated always as (case when type = 'patient.registered' then payload->>'histology' end) stored,
   add column registration_disease_setting text
@@ -48,8 +46,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create index events_patient_derivation_idx on events
       (patient_key collate "C", is_line1_cycle desc, cycle_number, fact_on)
-      include (type, seq, is_local_line1_radiotherapy, registration_source, registration_event_id,
-        registration_histology, registration_disease_setting, registration_diagnosed_on)`.execute(db);
+      include (type, seq, source, event_id, is_local_line1_radiotherapy, registration_histology,
+        registration_disease_setting, registration_diagnosed_on)`.execute(db);
   await sql`drop index events_fact_on_idx`.execute(db);
   await sql`create index events_fact_on_idx on events (fact_on)`.execute(db);
 }
@@ -58,9 +56,8 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop index events_fact_on_idx`.execute(db);
   await sql`drop index events_patient_derivation_idx`.execute(db);
   await sql`alter table events drop column fact_on, drop column is_line1_cycle, drop column cycle_number,
-    drop column is_local_line1_radiotherapy, drop column registration_source, drop column registration_event_id,
-    drop column registration_histology, drop column registration_disease_setting,
-    drop column registration_diagnosed_on`.execute(db);
+    drop column is_local_line1_radiotherapy, drop column registration_histology,
+    drop column registration_disease_setting, drop column registration_diagnosed_on`.execute(db);
   await sql`create index events_fact_on_idx on events (survflow_fact_on(type, payload, occurred_on))`.execute(
     db,
   );

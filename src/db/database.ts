@@ -26,8 +26,6 @@ export interface EventsTable {
   is_line1_cycle: ColumnType<boolean | null, never, never>;
   cycle_number: ColumnType<number | null, never, never>;
   is_local_line1_radiotherapy: ColumnType<boolean | null, never, never>;
-  registration_source: ColumnType<string | null, never, never>;
-  registration_event_id: ColumnType<string | null, never, never>;
   registration_histology: ColumnType<string | null, never, never>;
   registration_disease_setting: ColumnType<string | null, never, never>;
   registration_diagnosed_on: ColumnType<string | null, never, never>;

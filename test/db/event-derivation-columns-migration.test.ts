@@ -23,16 +23,13 @@ afterAll(async () => {
 async function storedAgainstPayload() {
   const { rows } = await sql<{ events: number; differing: number }>`
     select count(*)::int as events, count(*) filter (where row(
-        fact_on, is_line1_cycle, cycle_number, is_local_line1_radiotherapy, registration_source,
-        registration_event_id, registration_histology, registration_disease_setting,
-        registration_diagnosed_on
+        fact_on, is_line1_cycle, cycle_number, is_local_line1_radiotherapy, registration_histology,
+        registration_disease_setting, registration_diagnosed_on
       ) is distinct from row(
         survflow_fact_on(type, payload, occurred_on),
         type = 'immunotherapy.cycle' and (payload->>'line')::int = 1,
         case when type = 'immunotherapy.cycle' then (payload->>'cycleNumber')::int end,
         type = 'radiotherapy.course' and (payload->>'line')::int = 1 and lower(payload->>'intent') = 'local',
-        case when type = 'patient.registered' then source end,
-        case when type = 'patient.registered' then event_id end,
         case when type = 'patient.registered' then payload->>'histology' end,
         case when type = 'patient.registered' then payload->>'diseaseSetting' end,
         case when type = 'patient.registered' then payload->>'diagnosedOn' end
