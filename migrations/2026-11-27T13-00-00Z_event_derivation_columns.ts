@@ -13,15 +13,16 @@ import { type Kysely, sql } from 'kysely';
  * - `events_patient_derivation_idx` on (patient key in byte order, line-1 cycles first, cycle
  *   number, fact date) including the other columns the derivation reads (the type, `seq`, and
  *   the source and event id, which a registration's tie-break and the test for a retraction
- *   of the event read). It replaces
- *   `events_patient_key_idx`: a refresh reads a touched patient's events from it alone (an
- *   index-only scan of one or two pages instead of ~18 scattered heap pages), and a full
- *   derivation reads the ledger in the order its window needs (no sort of every event);
+ *   of the event read). It replaces `events_patient_key_idx`: a refresh reads a touched
+ *   patient's events from it alone (an index-only scan of one or two pages instead of ~18
+ *   scattered heap pages), and a full derivation reads the ledger in the order its window
+ *   needs (no sort of every event);
  * - `events_fact_on_idx` is rebuilt on the stored column (PostgreSQL no longer evaluates the
  *   function for the index on every insert).
  *
- * The ADD COLUMN rewrites the ledger once, under an exclusive lock (about 8 s per 1.75M events
- * on the bench machine): plan the upgrade of a large ledger for a quiet hour.
+ * The ADD COLUMN rewrites the ledger once, under an exclusive lock (the whole migration: ~11-20 s
+ * per 1.75M events and ~110 s per 17.5M on the bench machine): plan the upgrade of a large
+ * ledger for a quiet hour. Index-only scans need the rewritten pages vacuumed (autovacuum does).
  */
 const DERIVATION_COLUMNS = sql`
   add column fact_on date
