@@ -75,14 +75,14 @@ export const DERIVED_COLUMNS = [
 ] as const satisfies readonly (keyof PatientFactsTable)[];
 
 /**
- * Which patients a derivation covers: all of the ledger, those in `touched_patients` (a
- * temporary table of the deriving session), one of `partitions` disjoint shares of the ledger's
- * patients (by ranges of the patient key), which together cover every patient exactly once, or
+ * Which patients a derivation covers: those in `touched_patients` (a temporary table of the
+ * deriving session), one of `partitions` disjoint shares of the ledger's patients (by ranges of
+ * the patient key; one share of one is every patient), which together cover every patient
+ * exactly once, or
  * the patients whose keys are given (a share of the touched patients, derived on another
  * connection).
  */
 export type DerivationScope =
-  | 'all patients'
   | 'touched patients'
   | { partition: number; partitions: number }
   | { patientKeys: readonly string[] };
@@ -95,7 +95,7 @@ export type DerivationTarget = 'patient_facts' | 'patient_facts_rebuild';
  *
  * - work_mem: the retracted events' hash table, and a sort of the events read by patient when
  *   the planner chooses one, stay in memory for ledgers of a few million events;
- * - for a derivation of every patient (or a key range of them), random_page_cost 1.1: read
+ * - for a derivation of every patient (a key range of them, or all), random_page_cost 1.1: read
  *   in order from events_patient_derivation_idx, the events need no sort, and the index is a
  *   third of the table's size. At the default cost (4.0, which prices index pages as spinning
  *   disk reads) the planner prefers a sequential scan of the table and a sort of every event,
@@ -108,9 +108,9 @@ export async function prepareDerivation(trx: Transaction<Database>, scope: Deriv
   if (isEveryPatient(scope)) await sql`set local random_page_cost = 1.1`.execute(trx);
 }
 
-/** Whether `scope` derives the whole ledger (all patients, or a key range of them). */
+/** Whether `scope` reads the whole ledger (a key range of its patients, or all of them). */
 function isEveryPatient(scope: DerivationScope): boolean {
-  return scope === 'all patients' || (typeof scope === 'object' && 'partitions' in scope);
+  return typeof scope === 'object' && 'partitions' in scope;
 }
 
 /**

@@ -35,15 +35,17 @@ export type FactsRefresh = {
   rederived: number;
   /**
    * New versions written: every re-derived patient's in an incremental refresh; in a full
-   * rebuild derived in partitions, only those whose rows changed (see
-   * `closeVersionsRebuiltDifferently`).
+   * rebuild only those whose rows changed (see `closeVersionsRebuiltDifferently`).
    */
   versionsWritten: number;
   /** The ledger high-water mark the versions now reflect. */
   throughSeq: string;
   /** Milliseconds per step (for the run's log: where a slow refresh spends its time). */
   ms: Record<string, number>;
-  /** Partitions the derivation ran in (1: one statement in the refresh's transaction). */
+  /**
+   * Partitions the derivation ran in (an incremental refresh's 1: one statement in the refresh's
+   * transaction; a full rebuild always stages, 1 partition or more).
+   */
   partitions: number;
   /**
    * The run whose refresh last changed the patient combinations: this one when it changed any
@@ -108,13 +110,12 @@ export type RefreshOptions = {
  * `runNo`, in ONE transaction (a failure leaves the previous versions and mark intact):
  *
  * - full rebuild (first run, `full` asked, or changed derivation parameters/rules): every
- *   patient is derived again. With `derivePartitions` > 1 the derivation runs as that many
- *   partitions (by ranges of the patient key) on their own connections into `patient_facts_rebuild`;
- *   the refresh's transaction then closes the current versions that the staged rows change and
- *   moves those rows in (a patient whose row came out identical keeps its version). Each
- *   partition's snapshot is taken after the high-water mark was read, like the single
- *   statement's, and every patient is derived from one snapshot, so the rows are the same as a
- *   single statement's;
+ *   patient is derived again, as `derivePartitions` partitions (by ranges of the patient key; 1:
+ *   the whole ledger) on their own connections into `patient_facts_rebuild`; the refresh's
+ *   transaction then closes the current versions that the staged rows change and moves those
+ *   rows in (a patient whose row came out identical keeps its version). Each partition's
+ *   snapshot is taken after the high-water mark was read, and every patient is derived from one
+ *   snapshot, so the rows are the same whatever the number of partitions;
  * - incremental: only the touched patients are derived again: those with events received since
  *   the high-water mark of the last refresh, those whose events were retracted since, and, when
  *   the cutoff moved, those with a fact dated between the old and the new cutoff (index
@@ -149,7 +150,7 @@ export async function refreshPatientFacts(
   // many patients it touches.
   const partitions = reason === undefined ? 1 : configuredPartitions;
   const staged =
-    partitions > 1
+    reason !== undefined
       ? timed(ms, 'derive', () =>
           stageDerivation(
             db,
@@ -169,28 +170,13 @@ export async function refreshPatientFacts(
       await sql`set local work_mem = '256MB'`.execute(trx);
       await commitWithoutWaitingForFlush(trx);
       let rederived: number;
-      let versionsWritten: number | undefined;
+      let versionsWritten: number;
       let partitionsUsed = partitions;
       let changedCombinations: PatientCombination[] | undefined;
-      if (reason !== undefined) {
-        if (staged) {
-          rederived = await staged;
-          await timed(ms, 'closeVersions', () => closeVersionsRebuiltDifferently(trx, run.runNo));
-          versionsWritten = await timed(ms, 'moveStaged', () => moveStagedThatDiffer(trx));
-        } else {
-          await timed(ms, 'closeVersions', () =>
-            trx
-              .updateTable('patient_facts')
-              .set({ valid_to: run.runNo })
-              .where('valid_to', 'is', null)
-              .execute(),
-          );
-          const inserted = await timed(ms, 'derive', async () => {
-            await prepareDerivation(trx, 'all patients');
-            return derivationStatement(run.runNo, parameters, 'all patients').execute(trx);
-          });
-          rederived = Number(inserted.numAffectedRows ?? 0);
-        }
+      if (staged) {
+        rederived = await staged;
+        await timed(ms, 'closeVersions', () => closeVersionsRebuiltDifferently(trx, run.runNo));
+        versionsWritten = await timed(ms, 'moveStaged', () => moveStagedThatDiffer(trx));
         await timed(ms, 'countCombinations', () => recountCombinations(trx));
       } else if (state) {
         // JIT compilation costs ~0.7 s per statement and pays back only on long scans, which an
@@ -211,6 +197,7 @@ export async function refreshPatientFacts(
               options.onCombinationChanges?.({ from: state.combinations_run_no, to: run.runNo, deltas });
           },
         }));
+        versionsWritten = rederived;
       } else {
         throw new Error('unreachable: no facts state and no full rebuild');
       }
@@ -248,7 +235,7 @@ export async function refreshPatientFacts(
         mode,
         ...(reason === undefined ? {} : { reason }),
         rederived,
-        versionsWritten: versionsWritten ?? rederived,
+        versionsWritten,
         throughSeq,
         ms,
         partitions: partitionsUsed,
