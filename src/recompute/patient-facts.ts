@@ -164,10 +164,9 @@ export async function refreshPatientFacts(
   staged?.catch(() => {});
   try {
     return await db.transaction().execute(async (trx) => {
-      // The derivation's events, read in patient order or sorted by patient, and the retracted
-      // events' hash table stay in memory for ledgers of a few million events. Scoped to this
-      // transaction.
-      await sql`set local work_mem = '256MB'`.execute(trx);
+      // The one derivation this transaction may run itself is an incremental refresh's of the
+      // touched patients (a full rebuild's run on their own connections).
+      await prepareDerivation(trx, 'touched patients');
       await commitWithoutWaitingForFlush(trx);
       let rederived: number;
       let versionsWritten: number;
