@@ -25,6 +25,12 @@ const envSchema = z
     // summaries and its progress updates; fewer would make it wait for itself forever. A full
     // rebuild's partitions want one each on top (with fewer they take turns).
     DATABASE_POOL_MAX: integer(3, 200).default(10),
+    // How long the worker and the API keep an idle database connection (0: for the life of the
+    // process). A new PostgreSQL session first maps every shared buffer it reads or writes into
+    // its own address space, one page fault per 4 kB page where the server has no huge pages:
+    // a nightly recompute on sessions closed during the quiet day took ~1.7x as long as the same
+    // night on sessions kept from an earlier run (100k patients, 500 against 300 ms).
+    DATABASE_POOL_IDLE_MS: integer(0, 86_400_000).default(0),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     // Braces make the prefix a Redis Cluster hash tag: all keys of all queues land in one slot.
     QUEUE_PREFIX: z
@@ -89,6 +95,8 @@ export type Config = {
   readonly env: 'development' | 'test' | 'production';
   readonly databaseUrl: string;
   readonly databasePoolMax: number;
+  /** Idle connections of the worker's and the API's pools are closed after this; 0 keeps them. */
+  readonly databasePoolIdleMs: number;
   readonly redisUrl: string;
   readonly queuePrefix: string;
   readonly ingest: {
@@ -173,6 +181,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
+    databasePoolIdleMs: env.DATABASE_POOL_IDLE_MS,
     redisUrl: env.REDIS_URL,
     queuePrefix: env.QUEUE_PREFIX,
     ingest: {

@@ -15,6 +15,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const db = createDatabase({
     url: config.databaseUrl,
     poolMax: config.databasePoolMax,
+    idleTimeoutMs: config.databasePoolIdleMs,
     applicationName: 'survflow-api',
   });
   const redis = createRedisConnection(config.redisUrl, 'producer', 'survflow-api');

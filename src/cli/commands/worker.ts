@@ -33,6 +33,7 @@ export function registerWorker(program: Command): void {
       const db = createDatabase({
         url: config.databaseUrl,
         poolMax: config.databasePoolMax,
+        idleTimeoutMs: config.databasePoolIdleMs,
         applicationName: 'survflow-worker',
       });
       try {
