@@ -58,10 +58,15 @@ async function loadLedger(bench: BenchDatabase, file: string): Promise<number> {
 
 /** Median of three timings of `query` on the bench database (after one warm-up). */
 async function medianOfThree(bench: BenchDatabase, query: (trx: Transaction<Database>) => Promise<unknown>) {
+  return medianOfThreeTimings(() => bench.db.transaction().execute(query));
+}
+
+/** Median of three timings of `work` (after one warm-up). */
+async function medianOfThreeTimings(work: () => Promise<unknown>) {
   const times: number[] = [];
   for (let i = 0; i < 4; i++) {
     const started = performance.now();
-    await bench.db.transaction().execute(query);
+    await work();
     if (i > 0) times.push(performance.now() - started);
   }
   return median(times);
@@ -91,10 +96,8 @@ function sequentialScanMs(bench: BenchDatabase) {
  * rows it writes, the statistics), which is why the README reads the full run against it.
  */
 async function perPatientPassMs(bench: BenchDatabase, shares: number) {
-  const times: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    const started = performance.now();
-    await Promise.all(
+  return medianOfThreeTimings(() =>
+    Promise.all(
       Array.from({ length: shares }, (_, share) =>
         bench.db.transaction().execute(async (trx) => {
           // As a full derivation runs: its INSERT ... SELECT has no parallel plan in PostgreSQL 15,
@@ -108,10 +111,8 @@ async function perPatientPassMs(bench: BenchDatabase, shares: number) {
               group by 1) per_patient`.execute(trx);
         }),
       ),
-    );
-    if (i > 0) times.push(performance.now() - started);
-  }
-  return median(times);
+    ),
+  );
 }
 
 /** `select count(*) from events` as the planner runs it (an index-only scan). */
