@@ -6,10 +6,10 @@
  * patient, the floor of any derivation from the events (see perPatientPassMs).
  *
  * Per cohort size: the first full run (every patient derived and written; each time after
- * removing the facts and analyzing the emptied tables), a `--full` run with nothing changed (every patient derived again, no
- * version written), the nightly run after a day's worth of new events for 1% of the patients with
- * the cutoff moved one day (incremental: only touched patients are derived again), and a run with
- * nothing new.
+ * removing the facts and analyzing the emptied tables), a `--full` run with nothing changed
+ * (every patient derived again, no version written), the nightly run after a day's worth of new
+ * events for 1% of the patients with the cutoff moved one day (incremental: only touched
+ * patients are derived again), and a run with nothing new.
  *
  * The ledger is loaded by COPY (not through the queue) so the setup stays bounded; then VACUUM
  * ANALYZE, as autovacuum would after a backfill. The 1M-patient ledger is the 100k one plus nine
@@ -245,8 +245,8 @@ function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase)
           return row;
         };
         try {
-          // The first run derives and writes every patient. It is repeated on the same ledger by
-          // removing the facts it wrote (the next run then finds none, as a first run does).
+          // The first run derives and writes every patient. Each time, on the same ledger, the
+          // facts are removed first and the emptied tables analyzed (see forgetPatientFacts).
           for (let i = 0; i < (quick ? 1 : fullRuns); i++) {
             await forgetPatientFacts(bench);
             const row = await recompute(CUTOFF);
