@@ -194,11 +194,15 @@ async function addDay(bench: BenchDatabase, day: string, share: number): Promise
   return Number(result.numAffectedRows ?? 0);
 }
 
+/** The patients of the quick (CI smoke) run's cohort. */
+const QUICK_PATIENTS = 2_000;
+
 type CohortCase = { patients: number; replicate: number; fullRuns: number; fullOnly: boolean };
 
 function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase) {
   return {
-    name: `full and nightly runs, ${patients.toLocaleString('en-US')} patients`,
+    // The name is fixed before `--quick` is known, so it says what the quick run loads instead.
+    name: `full and nightly runs, ${patients.toLocaleString('en-US')} patients${fullOnly ? '' : ` (${QUICK_PATIENTS.toLocaleString('en-US')} with --quick)`}`,
     timeoutMs: (replicate > 1 ? 60 : 15) * 60_000,
     fullOnly,
     run: async ({
@@ -208,7 +212,7 @@ function cohortScenario({ patients, replicate, fullRuns, fullOnly }: CohortCase)
       quick: boolean;
       log: (line: string) => void;
     }): Promise<ScenarioResult[]> => {
-      const loaded = quick ? 2_000 : patients / replicate;
+      const loaded = quick ? QUICK_PATIENTS : patients / replicate;
       const total = loaded * (quick ? 1 : replicate);
       const file = await cohortFile(loaded, 13);
       const bench = await createBenchDatabase('recompute');

@@ -220,8 +220,16 @@ export function derivationStatement(
     -- A retraction withdraws the target event of the same source whenever it was received and
     -- whatever its own date: it corrects the record, it is not a clinical fact (see
     -- notRetracted above for how each scope tests it).
+    --
+    -- The type is tested once per event, here, into booleans that the window and the
+    -- aggregates below read (the type itself goes no further): every aggregate's FILTER is
+    -- evaluated per event, and comparing the type's text there, ~14 times per event, cost a
+    -- quarter of a full derivation (1M patients, both shares: 15.0 s against 11.2 s).
     live as (
-      select e.patient_key collate "C" as patient_key, e.type, e.fact_on,
+      select e.patient_key collate "C" as patient_key, e.fact_on,
+        e.type = 'death.recorded' as is_death,
+        e.type = 'patient.registered' as is_registration,
+        e.type in ('immunotherapy.cycle', 'radiotherapy.course') as is_treatment,
         case when e.type = 'patient.registered' then e.source end as registration_source,
         case when e.type = 'patient.registered' then e.event_id end as registration_event_id,
         e.registration_histology as histology,
@@ -241,7 +249,7 @@ export function derivationStatement(
     -- estimates over CTEs are guesses and can turn into nested loops on large ledgers).
     anchored as (
       select l.*,
-        min(l.fact_on) filter (where l.type = 'death.recorded') over w as death_on,
+        min(l.fact_on) filter (where l.is_death) over w as death_on,
         min(l.fact_on) filter (where l.is_line1_cycle) over w as time_zero,
         lag(l.is_line1_cycle) over w as previous_is_line1_cycle,
         lag(l.cycle_number) over w as previous_cycle_number,
@@ -269,18 +277,18 @@ export function derivationStatement(
     -- ledger's one sort.
     per_patient as (
       select patient_key,
-        max(fact_on) filter (where type <> 'death.recorded') as last_alive_on,
+        max(fact_on) filter (where not is_death) as last_alive_on,
         min(death_on) as death_on,
-        max(fact_on) filter (where type = 'death.recorded') as last_death_on,
+        max(fact_on) filter (where is_death) as last_death_on,
         min(time_zero) as time_zero,
         -- Several registrations: the latest (by date, then source and event id) is the record:
         -- the greatest of [date, source, event id, fields] (ISO dates order as text).
-        bool_or(type = 'patient.registered') as registered,
+        bool_or(is_registration) as registered,
         max(array[to_char(fact_on, 'YYYYMMDD'), registration_source, registration_event_id,
             histology, disease_setting, diagnosed_on])
-          filter (where type = 'patient.registered') as registration,
-        min(array[histology, disease_setting, diagnosed_on]) filter (where type = 'patient.registered')
-          <> max(array[histology, disease_setting, diagnosed_on]) filter (where type = 'patient.registered')
+          filter (where is_registration) as registration,
+        min(array[histology, disease_setting, diagnosed_on]) filter (where is_registration)
+          <> max(array[histology, disease_setting, diagnosed_on]) filter (where is_registration)
           as conflicting_registrations,
         count(*) filter (where first_of_cycle) as cycles,
         count(*) filter (where first_of_cycle and fact_on - time_zero <= ${landmarkDays}::float8)
@@ -290,9 +298,9 @@ export function derivationStatement(
         bool_or(cycle_repeated_on_another_day) as repeated,
         min(fact_on) filter (where is_local_line1_radiotherapy and before_death) as radiotherapy_started_on,
         coalesce(bool_or(not before_death)
-          filter (where type in ('immunotherapy.cycle', 'radiotherapy.course')), false) as treatment_after_death,
+          filter (where is_treatment), false) as treatment_after_death,
         coalesce(bool_or(not before_death)
-          filter (where type not in ('immunotherapy.cycle', 'radiotherapy.course', 'death.recorded')), false)
+          filter (where not is_treatment and not is_death), false)
           as contact_after_death
       from counted
       group by patient_key
